@@ -1,0 +1,237 @@
+"""Settings and input profiles: YAML loaded once, every problem collected into one ConfigError.
+
+``mappings/settings.yaml`` holds what does not change per run (company ``ocode``, ``locale``,
+``cd_coopsystem``, base URL, ``is_add_*master``); ``mappings/profiles/NAME.yaml`` says how a
+source file is laid out. Profiles are looked up in the mappings folder first, then among the
+built-in ones shipped with the package, so a user can override header spellings without code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+BUILTIN_PROFILES = Path(__file__).parent / "profiles"
+
+#: Canonical source fields every profile maps onto.
+CANONICAL_FIELDS = (
+    "flag", "date", "kind", "doc_no", "status", "closed", "customer_code", "customer",
+    "dr_account", "dr_sub_account", "dr_department", "dr_tax", "dr_amount", "dr_tax_amount",
+    "cr_account", "cr_sub_account", "cr_department", "cr_tax", "cr_amount", "cr_tax_amount",
+    "memo", "project",
+)
+
+ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp932")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records each mapping's line and rejects duplicate keys."""
+
+    duplicates: list[str]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                self.duplicates.append(f"{key_node.start_mark.line + 1}行: キー '{key}' が重複しています")
+            seen.add(key)
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def load_yaml(path: Path) -> tuple[Any, list[str]]:
+    """Load a YAML file; return (data, problems). Mappings carry ``__line__``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["ファイルがありません"]) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(str(path), [f"UTF-8 で読めません ({err.reason})"]) from None
+    loader = _LineLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{mark.line + 1}行: " if mark is not None else ""
+        raise ConfigError(str(path), [f"{where}YAML として読めません: {err}"]) from None
+    finally:
+        loader.dispose()
+    return data, loader.duplicates
+
+
+def strip_lines(value: Any) -> Any:
+    """Drop the ``__line__`` bookkeeping from loaded YAML."""
+    if isinstance(value, dict):
+        return {k: strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [strip_lines(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-company settings from ``settings.yaml`` (never the token: that comes from the env)."""
+
+    ocode: str
+    cd_coopsystem: str
+    locale: str = "tfa"
+    base_url: str = "http://127.0.0.1:8765"
+    unmapped_customer: str = "name_only"
+    is_add_depmaster: int = 0
+    is_add_cstmmaster: int = 0
+    is_add_auxmaster: int = 0
+    path: Path = field(default=Path("settings.yaml"), compare=False)
+
+
+_SETTING_KEYS = {
+    "ocode", "cd_coopsystem", "locale", "base_url", "unmapped_customer",
+    "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster",
+}
+
+
+def load_settings(mappings_dir: Path) -> Settings:
+    path = mappings_dir / "settings.yaml"
+    data, problems = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["キーと値の組 (ocode: ... など) を書いてください"])
+    data = strip_lines(data)
+    for key in sorted(set(data) - _SETTING_KEYS):
+        problems.append(f"{key}: 知らないキーです (使えるキー: {', '.join(sorted(_SETTING_KEYS))})")
+    if "token" in data or "FX_API_TOKEN" in data:
+        problems.append("トークンは YAML に書かず、環境変数 FX_API_TOKEN で渡してください")
+    for key in ("ocode", "cd_coopsystem"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            problems.append(f"{key}: 必須です (文字列で書いてください)")
+    if isinstance(data.get("cd_coopsystem"), str) and len(data["cd_coopsystem"]) != 2:
+        problems.append(f"cd_coopsystem: 2 文字のシステムコードです ('{data['cd_coopsystem']}')")
+    if data.get("unmapped_customer", "name_only") not in ("name_only", "error"):
+        problems.append("unmapped_customer: name_only か error を指定してください")
+    for key in ("is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster"):
+        if data.get(key, 0) not in (0, 1):
+            problems.append(f"{key}: 0 か 1 を指定してください ('{data[key]}')")
+    base_url = data.get("base_url", Settings.base_url)
+    if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
+        problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")
+    if problems:
+        raise ConfigError(str(path), problems)
+    known = {k: v for k, v in data.items() if k in _SETTING_KEYS}
+    return Settings(path=path, **known)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one kind of source file is laid out.
+
+    ``columns`` maps a canonical field to the accepted header spellings (header files) or to
+    its 1-based column position (headerless files).
+    """
+
+    name: str
+    style: str  # "journal" (one row = one debit/credit pair) or "yayoi" (識別フラグ groups)
+    header: bool
+    encoding: str
+    columns: dict[str, tuple[str, ...] | int]
+    required: tuple[str, ...]
+    date_format: str = "%Y/%m/%d"
+    default_kind: str = ""
+    closed_values: tuple[str, ...] = ("締切済", "済", "1", "○")
+    sundry_accounts: tuple[str, ...] = ("諸口",)
+    path: Path = field(default=Path(), compare=False)
+
+    def source_column(self, canonical: str) -> str:
+        """The name a user sees for a canonical field (first header spelling, or 'N列目')."""
+        spec = self.columns.get(canonical)
+        if spec is None:
+            return canonical
+        if isinstance(spec, int):
+            return f"{spec}列目"
+        return spec[0]
+
+
+_PROFILE_KEYS = {
+    "name", "style", "header", "encoding", "columns", "required", "date_format",
+    "default_kind", "closed_values", "sundry_accounts", "description",
+}
+
+
+def find_profile(name: str, mappings_dir: Path | None) -> Path:
+    candidates = []
+    if mappings_dir is not None:
+        candidates.append(mappings_dir / "profiles" / f"{name}.yaml")
+    candidates.append(BUILTIN_PROFILES / f"{name}.yaml")
+    for path in candidates:
+        if path.is_file():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise ConfigError(name, [f"プロファイル '{name}' が見つかりません (探した場所: {tried})"])
+
+
+def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
+    path = find_profile(name, mappings_dir)
+    data, problems = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["プロファイルはキーと値の組で書いてください"])
+    data = strip_lines(data)
+    for key in sorted(set(data) - _PROFILE_KEYS):
+        problems.append(f"{key}: 知らないキーです")
+    style = data.get("style", "journal")
+    if style not in ("journal", "yayoi"):
+        problems.append(f"style: journal か yayoi を指定してください ('{style}')")
+    header = bool(data.get("header", True))
+    encoding = str(data.get("encoding", "auto")).lower()
+    if encoding not in ENCODINGS:
+        problems.append(f"encoding: {', '.join(ENCODINGS)} のいずれかです ('{encoding}')")
+    columns: dict[str, tuple[str, ...] | int] = {}
+    raw_columns = data.get("columns")
+    if not isinstance(raw_columns, dict) or not raw_columns:
+        problems.append("columns: 正規の項目名 → 見出し名 (または列番号) の対応を書いてください")
+        raw_columns = {}
+    for key, spec in raw_columns.items():
+        if key not in CANONICAL_FIELDS:
+            problems.append(f"columns.{key}: 知らない項目です (使える項目: {', '.join(CANONICAL_FIELDS)})")
+        elif header and isinstance(spec, str):
+            columns[key] = (spec,)
+        elif header and isinstance(spec, list) and spec and all(isinstance(s, str) for s in spec):
+            columns[key] = tuple(spec)
+        elif not header and isinstance(spec, int) and not isinstance(spec, bool) and spec >= 1:
+            columns[key] = spec
+        else:
+            want = "見出し名 (文字列かそのリスト)" if header else "1 から始まる列番号"
+            problems.append(f"columns.{key}: {want} を指定してください ('{spec}')")
+    required = tuple(data.get("required", ()))
+    for key in required:
+        if key not in columns:
+            problems.append(f"required: '{key}' が columns にありません")
+    if problems:
+        raise ConfigError(str(path), problems)
+    extra: dict[str, Any] = {}
+    for key in ("closed_values", "sundry_accounts"):
+        if key in data:
+            extra[key] = tuple(str(v) for v in data[key])
+    return Profile(
+        name=str(data.get("name", name)),
+        style=style,
+        header=header,
+        encoding=encoding,
+        columns=columns,
+        required=required,
+        date_format=str(data.get("date_format", "%Y/%m/%d")),
+        default_kind=str(data.get("default_kind", "")),
+        path=path,
+        **extra,
+    )

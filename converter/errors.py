@@ -1,0 +1,124 @@
+"""Every error the converter raises on purpose, in one tree.
+
+::
+
+    ConverterError                  anything the CLI turns into a clean message (never a traceback)
+    ├── InputError                  a source file cannot be read (missing, encoding, columns, sheet)
+    ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem)
+    ├── ProblemsFound               the data was read but has problems (carries the Problem list)
+    ├── LedgerError                 the ledger file cannot be used
+    │   └── LedgerLocked            another run holds the ledger of this company
+    └── FXAPIError                  the FX API answered in a way that stops the run
+        ├── FXAuthError             401 / 403: token or permission
+        ├── FXFormatError           406: the API refused the format
+        └── FXResponseError         an answer that does not match the reference schema
+
+Exit codes (cli): 0 success, 1 problems in the data or documents needing attention,
+2 usage / configuration / authentication.
+
+A :class:`Problem` is one finding about the data (not an exception): file, row as Excel shows
+it, column as the source header names it, the value, the rule it broke and what to do.
+Messages are Japanese because accountants read them; the FX field name sits next to the term.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the input, reported as file / row / column / value / rule / message."""
+
+    file: str
+    row: int | None
+    column: str
+    value: str
+    rule: str
+    message: str
+    document: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "rule": self.rule,
+            "message": self.message,
+            "document": self.document,
+        }
+
+    def location(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f":{self.row}行"
+        if self.column:
+            where += f" [{self.column}]"
+        return where
+
+
+class ConverterError(Exception):
+    """Base class: the CLI prints ``str(err)`` and exits with ``exit_code``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str = "", row: int | None = None) -> None:
+        self.file = file
+        self.row = row
+        prefix = ""
+        if file:
+            prefix = f"{file}:{row}行: " if row is not None else f"{file}: "
+        super().__init__(prefix + message)
+
+
+class InputError(ConverterError):
+    """A source file that cannot be read at all."""
+
+
+class ConfigError(ConverterError):
+    """Configuration problems, collected: one error names the file and every bad key."""
+
+    def __init__(self, file: str, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        body = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"設定ファイルに問題があります ({len(self.problems)} 件):\n{body}", file=file)
+
+
+class ProblemsFound(ConverterError):
+    """The input was read but breaks rules; nothing may be sent."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"エラー {len(self.problems)} 件 — 送信できません")
+
+
+class LedgerError(ConverterError):
+    """The ledger database is unusable (corrupt, wrong company, unwritable)."""
+
+
+class LedgerLocked(LedgerError):
+    """Another run is using this company's ledger."""
+
+
+class FXAPIError(ConverterError):
+    """The FX API answered in a way that stops the run."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class FXAuthError(FXAPIError):
+    """401 (token) or 403 (permission)."""
+
+
+class FXFormatError(FXAPIError):
+    """406: the API accepts JSON only."""
+
+
+class FXResponseError(FXAPIError):
+    """The answer is not what the reference documents."""

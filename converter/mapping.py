@@ -1,0 +1,294 @@
+"""Map stage: source values → FX codes through the YAML tables in the mappings folder.
+
+Tables (each a YAML list of flow mappings, documented in README):
+
+- ``accounts.yaml``    勘定科目 [+ 補助科目] → ``cd_act`` [+ ``cd_auxact``]
+- ``tax.yaml``         税区分 → ``tptn``, ``cmtxrate``, ``is_reduce_cmtxrate`` [, ``tbptn``,
+  ``cat_purday``, ``is_autocalccmtx``]
+- ``departments.yaml`` 部門 → ``cd_dep``
+- ``customers.yaml``   取引先コード or 取引先名 → ``cd_cstm``
+
+All tables are checked on load and every problem of every file is reported in one ConfigError.
+A source value with no mapping is a problem naming the value, the table file and the rows —
+never a silent default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import Settings, load_yaml
+from .errors import ConfigError, Problem
+
+
+@dataclass(frozen=True)
+class Column:
+    """One key of a mapping entry: is it required, and what makes a value valid."""
+
+    required: bool
+    check: Callable[[Any], bool]
+    hint: str
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+def _code(pattern: str) -> Callable[[Any], bool]:
+    regex = re.compile(pattern)
+    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+
+
+def _one_of(*allowed: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v in allowed
+
+
+_QUOTE = '(引用符で囲んだ文字列で書いてください。例 "001")'
+TABLES: dict[str, dict[str, Column]] = {
+    "accounts": {
+        "account": Column(True, _text, "勘定科目名"),
+        "sub_account": Column(False, _text, "補助科目名"),
+        "cd_act": Column(True, _code(r"\d{4}"), f"半角数字 4 桁 {_QUOTE}"),
+        "cd_auxact": Column(False, _code(r"[0-9A-Z]{1,2}"), f"半角英大文字・数字 2 桁まで {_QUOTE}"),
+        "name": Column(False, _text, "FX の科目名 (表示用)"),
+    },
+    "tax": {
+        "tax": Column(True, _text, "税区分名"),
+        "tptn": Column(True, _code(r"\d{1,2}"), f"半角数字 2 桁まで {_QUOTE}"),
+        "cmtxrate": Column(False, lambda v: _one_of(*range(10000))(v), "0〜9999 の整数 (税率×100)"),
+        "is_reduce_cmtxrate": Column(False, _one_of(0, 1), "0 または 1"),
+        "tbptn": Column(False, _code(r"\d{1,2}"), f"半角数字 2 桁まで {_QUOTE}"),
+        "cat_purday": Column(False, _one_of(0, 1, 2, 3, 4, 9), "0, 1, 2, 3, 4, 9 のいずれか"),
+        "is_autocalccmtx": Column(False, _one_of(0, 1), "0 または 1"),
+    },
+    "departments": {
+        "department": Column(True, _text, "部門名"),
+        "cd_dep": Column(True, _code(r"\d{3}"), f"半角数字 3 桁 {_QUOTE}"),
+    },
+    "customers": {
+        "customer_code": Column(False, _text, "ジョブカンの取引先コード"),
+        "customer": Column(False, _text, "取引先名"),
+        "cd_cstm": Column(True, _code(r"\d{6}"), f"半角数字 6 桁 {_QUOTE}"),
+    },
+}
+#: Which keys identify an entry (a second entry with the same keys is a duplicate).
+KEYS = {
+    "accounts": ("account", "sub_account"),
+    "tax": ("tax",),
+    "departments": ("department",),
+    "customers": ("customer_code", "customer"),
+}
+TAX_INT_FIELDS = ("cmtxrate", "is_reduce_cmtxrate", "cat_purday", "is_autocalccmtx")
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """The four tables as DataFrames (text columns; "" where an entry leaves a key out)."""
+
+    folder: Path
+    accounts: pd.DataFrame
+    tax: pd.DataFrame
+    departments: pd.DataFrame
+    customers: pd.DataFrame
+
+    def file(self, table: str) -> str:
+        return str(self.folder / f"{table}.yaml")
+
+
+def load_mappings(folder: Path) -> Mappings:
+    problems: list[str] = []
+    frames: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        path = folder / f"{table}.yaml"
+        entries: list[dict[str, Any]] = []
+        if path.is_file():
+            try:
+                data, duplicates = load_yaml(path)
+            except ConfigError as err:
+                problems += [f"{path.name}: {p}" for p in err.problems]
+                data, duplicates = [], []
+            problems += [f"{path.name}: {d}" for d in duplicates]
+            entries = _check_table(table, path.name, data, problems)
+        frames[table] = _frame(table, entries)
+    if problems:
+        raise ConfigError(str(folder), problems)
+    return Mappings(folder=folder, **frames)
+
+
+def _check_table(table: str, filename: str, data: Any, problems: list[str]) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        problems.append(f"{filename}: 「- {{...}}」の形のリストで書いてください")
+        return []
+    columns = TABLES[table]
+    seen: dict[tuple[str, ...], int] = {}
+    good = []
+    for position, entry in enumerate(data, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"{filename}: {position}番目: {{key: value, ...}} の形で書いてください")
+            continue
+        line = entry.get("__line__", position)
+        where = f"{filename}:{line}行"
+        ok = True
+        for key in sorted(set(entry) - set(columns) - {"__line__"}):
+            problems.append(f"{where}: '{key}' は知らないキーです (使えるキー: {', '.join(columns)})")
+            ok = False
+        for key, column in columns.items():
+            if key not in entry:
+                if column.required:
+                    problems.append(f"{where}: '{key}' が必要です ({column.hint})")
+                    ok = False
+            elif not column.check(entry[key]):
+                problems.append(f"{where}: {key} の値 '{entry[key]}' が不正です ({column.hint})")
+                ok = False
+        if table == "customers" and "customer_code" not in entry and "customer" not in entry:
+            problems.append(f"{where}: customer_code か customer のどちらかが必要です")
+            ok = False
+        key = tuple(str(entry.get(k, "")).strip() for k in KEYS[table])
+        if key in seen:
+            shown = " / ".join(k for k in key if k)
+            problems.append(f"{where}: '{shown}' は {seen[key]}行 にもあります (重複)")
+            ok = False
+        seen.setdefault(key, line)
+        if ok:
+            good.append(entry)
+    return good
+
+
+def _frame(table: str, entries: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = list(TABLES[table])
+    frame = pd.DataFrame([{k: e.get(k) for k in columns} for e in entries], columns=columns)
+    for column in columns:
+        if table == "tax" and column in TAX_INT_FIELDS:
+            frame[column] = frame[column].astype("Int64")
+        else:
+            frame[column] = frame[column].fillna("").astype(str).str.strip()
+    return frame
+
+
+# --------------------------------------------------------------------------- apply
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A source value missing from a mapping table (for the report and the Unmapped sheet)."""
+
+    table: str
+    file: str
+    value: str
+    entry: str  # a YAML line to paste into the table, with the FX code left to fill in
+    count: int
+    rows: tuple[tuple[str, int], ...]
+
+
+def apply_mappings(
+    lines: pd.DataFrame, mappings: Mappings, settings: Settings
+) -> tuple[pd.DataFrame, list[Problem], list[Unmapped]]:
+    """Add the FX code columns to the detail lines; report every value with no mapping."""
+    out = lines.copy()
+    unmapped: list[Unmapped] = []
+
+    # Accounts: an entry with 補助科目 wins; one without matches any 補助科目 of that account.
+    acc = mappings.accounts
+    exact = acc[acc["sub_account"] != ""].rename(columns={"cd_act": "_a1", "cd_auxact": "_x1", "name": "_n1"})
+    generic = acc[acc["sub_account"] == ""].drop(columns="sub_account")
+    generic = generic.rename(columns={"cd_act": "_a2", "cd_auxact": "_x2", "name": "_n2"})
+    out = out.merge(exact, how="left", on=["account", "sub_account"], validate="many_to_one")
+    out = out.merge(generic, how="left", on="account", validate="many_to_one")
+    out["cd_act"] = out["_a1"].fillna(out["_a2"]).fillna("")
+    out["cd_auxact"] = out["_x1"].where(out["_a1"].notna(), out["_x2"]).fillna("")
+    out["account_name"] = out["_n1"].where(out["_a1"].notna(), out["_n2"]).fillna("")
+    out = out.drop(columns=["_a1", "_x1", "_n1", "_a2", "_x2", "_n2"])
+    missing = (out["cd_act"] == "") & (out["account"] != "")
+    generic_only = out["sub_account"] == ""
+    label = out["account"].where(generic_only, out["account"] + " / " + out["sub_account"])
+    entry = ("{account: " + out["account"]).where(
+        generic_only, "{account: " + out["account"] + ", sub_account: " + out["sub_account"]
+    ) + ', cd_act: "????"}'
+    unmapped += _unmapped(out, missing, label, entry, "accounts", mappings)
+
+    # Tax: no 税区分 in the source means no tax fields are sent (FX's default).
+    tax = mappings.tax.rename(columns={"tax": "tax"})
+    out = out.merge(tax, how="left", on="tax", validate="many_to_one")
+    for column in ("tptn", "tbptn"):
+        out[column] = out[column].fillna("")
+    missing = out["tptn"].eq("") & out["tax"].ne("")
+    entry = "{tax: " + out["tax"] + ', tptn: "??", cmtxrate: ????, is_reduce_cmtxrate: 0}'
+    unmapped += _unmapped(out, missing, out["tax"], entry, "tax", mappings)
+
+    deps = mappings.departments
+    out = out.merge(deps, how="left", on="department", validate="many_to_one")
+    out["cd_dep"] = out["cd_dep"].fillna("")
+    missing = out["cd_dep"].eq("") & out["department"].ne("")
+    entry = "{department: " + out["department"] + ', cd_dep: "???"}'
+    unmapped += _unmapped(out, missing, out["department"], entry, "departments", mappings)
+
+    # Customers: by source code first, then by name; unknown ones go by name if settings allow.
+    cst = mappings.customers
+    by_code = cst[cst["customer_code"] != ""][["customer_code", "cd_cstm"]]
+    by_name = cst[(cst["customer_code"] == "") & (cst["customer"] != "")][["customer", "cd_cstm"]]
+    by_name = by_name.rename(columns={"customer": "customer_key", "cd_cstm": "_c2"})
+    out = out.merge(by_code, how="left", on="customer_code", validate="many_to_one")
+    out = out.merge(by_name, how="left", on="customer_key", validate="many_to_one")
+    out["cd_cstm"] = out["cd_cstm"].fillna(out["_c2"]).fillna("")
+    out = out.drop(columns="_c2")
+    has_customer = (out["customer_code"] != "") | (out["customer_key"] != "")
+    missing = has_customer & (out["cd_cstm"] == "")
+    if settings.unmapped_customer == "name_only":
+        # 随時の取引先: FX accepts a name without a code; only a missing name is then a problem.
+        out["nm_cstm"] = out["customer"].where(missing, "")
+        missing = missing & (out["customer_key"] == "")
+    else:
+        out["nm_cstm"] = ""
+    by = out["customer_code"] != ""
+    label = out["customer_code"].where(by, out["customer_key"])
+    entry = ("{customer_code: " + out["customer_code"]).where(by, "{customer: " + out["customer_key"])
+    entry = entry + ', cd_cstm: "??????"}'
+    unmapped += _unmapped(out, missing, label, entry, "customers", mappings)
+    return out, _unmapped_problems(unmapped, mappings), unmapped
+
+
+_TABLE_LABEL = {
+    "accounts": "勘定科目(cd_act)",
+    "tax": "税区分(tptn)",
+    "departments": "部門(cd_dep)",
+    "customers": "取引先(cd_cstm)",
+}
+
+
+def _unmapped(
+    frame: pd.DataFrame, mask: pd.Series, label: pd.Series, entry: pd.Series, table: str,
+    mappings: Mappings,
+) -> list[Unmapped]:
+    if not mask.any():
+        return []
+    hit = pd.DataFrame({"value": label[mask], "entry": entry[mask], "_file": frame.loc[mask, "_file"],
+                        "_row": frame.loc[mask, "_row"]}).drop_duplicates()
+    result = []
+    for (value, text), group in hit.groupby(["value", "entry"], sort=True):
+        rows = tuple(zip(group["_file"].astype(str), group["_row"].astype(int), strict=True))
+        result.append(Unmapped(table, mappings.file(table), str(value), f"- {text}", len(rows), rows))
+    return result
+
+
+def _unmapped_problems(unmapped: list[Unmapped], mappings: Mappings) -> list[Problem]:
+    problems = []
+    for u in unmapped:
+        term = _TABLE_LABEL[u.table]
+        rows = ", ".join(str(r) for _, r in u.rows[:10]) + (" …" if u.count > 10 else "")
+        file, row = u.rows[0]
+        problems.append(
+            Problem(
+                file, row, term, u.value, "unmapped",
+                f"{term} のマッピングがありません ({u.count} 行: {rows})。"
+                f"{u.file} に「{u.entry}」の形で追加してください",
+            )
+        )
+    return problems

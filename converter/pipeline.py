@@ -1,0 +1,202 @@
+"""The conversion as one library call: read → normalise → map → validate → slips → bodies.
+
+``convert()`` always runs every stage it can and collects every problem, so one run tells
+the accountant everything that is wrong. Request bodies are built only when nothing is wrong:
+a body is what would be sent, and nothing is sent while a problem exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Profile, Settings, load_profile, load_settings
+from .errors import Problem
+from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
+from .normalise import normalise
+from .payload import JOURNO_READ_MAX, Request, build_requests, plan_chunks
+from .read import SourceFile, read_inputs
+from .schema import fx_width, validate_lines, validate_period, validate_slips
+from .slips import (
+    DEBIT,
+    Filters,
+    assign_documents,
+    document_table,
+    filter_documents,
+    number_slips,
+    to_lines,
+)
+
+MEMO_WIDTH = 80
+
+
+@dataclass(frozen=True)
+class Options:
+    profile: str = "jobcan"
+    sheet: str | None = None
+    filters: Filters = field(default_factory=Filters)
+    truncate_memo: bool = False
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Everything one run found out; the CLI, the review workbook and upload read from it."""
+
+    files: tuple[SourceFile, ...]
+    settings: Settings
+    mappings: Mappings
+    profile: Profile
+    lines: pd.DataFrame  # detail lines with FX codes, slip_key, pos_dsp, journo_read
+    documents: pd.DataFrame  # documents kept: doc, kind, doc_no, date, totals, hash, ids
+    skipped: pd.DataFrame  # documents left out, with the reason
+    problems: tuple[Problem, ...]
+    unmapped: tuple[Unmapped, ...]
+    notices: tuple[Problem, ...]  # not errors: e.g. each 摘要 cut by --truncate-memo
+    requests: tuple[Request, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> dict[str, int]:
+        debit = int(self.lines.loc[self.lines["side"] == DEBIT, "amount"].sum())
+        credit = int(self.lines.loc[self.lines["side"] != DEBIT, "amount"].sum())
+        return {
+            "files": len(self.files),
+            "rows": sum(f.rows for f in self.files),
+            "documents": len(self.documents),
+            "slips": int(self.lines["slip_key"].nunique()) if len(self.lines) else 0,
+            "detail_lines": len(self.lines),
+            "requests": len(self.requests),
+            "skipped": len(self.skipped),
+            "skipped_zero_yen": int(self.skipped["reason"].str.startswith("0円").sum()),
+            "problems": len(self.problems),
+            "debit_total": debit,
+            "credit_total": credit,
+        }
+
+
+def convert(
+    inputs: list[Path],
+    mappings_dir: Path,
+    options: Options | None = None,
+    *,
+    known_ids: Mapping[str, int] | None = None,
+    next_id: int = 1,
+    journos: Mapping[str, int] | None = None,
+) -> Conversion:
+    """Run the whole conversion. ``known_ids``/``next_id`` come from the ledger when there is one:
+    documents it knows keep their ``journo_read``; new ones are numbered from ``next_id``."""
+    options = options or Options()
+    settings = load_settings(mappings_dir)
+    mappings = load_mappings(mappings_dir)
+    profile = load_profile(options.profile, mappings_dir)
+
+    read = read_inputs(inputs, profile, options.sheet)
+    problems = list(read.problems)
+    rows, found = normalise(read.rows, profile)
+    problems += found
+    rows, found = assign_documents(rows, profile)
+    problems += found
+    rows, skipped = filter_documents(rows, profile, options.filters)
+    lines, found = to_lines(rows, profile)
+    problems += found
+    row_problem_docs = _docs_with_problems(rows, problems)
+
+    lines, found, unmapped = apply_mappings(lines, mappings, settings)
+    problems += found
+    lines, notices = _memo(lines, options.truncate_memo)
+    lines, found = number_slips(lines)
+    problems += found
+
+    problems += validate_lines(lines, profile)
+    balanced = lines[~lines["doc"].isin(row_problem_docs)]
+    problems += validate_slips(balanced, profile)
+    problems += validate_period(lines, profile)
+
+    docs = document_table(lines, rows) if len(lines) else _empty_documents()
+    ids, found = _journo_reads(docs, known_ids or {}, next_id)
+    problems += found
+    docs["journo_read"] = ids
+    lines["journo_read"] = lines["doc"].map(docs.set_index("doc")["journo_read"])
+    docs["request"], found = plan_chunks(docs)
+    problems += found
+
+    requests = build_requests(lines, docs, settings, journos) if not problems else []
+    return Conversion(
+        files=read.files, settings=settings, mappings=mappings, profile=profile, lines=lines,
+        documents=docs, skipped=skipped, problems=tuple(_dedupe(problems)),
+        unmapped=tuple(unmapped), notices=tuple(notices), requests=tuple(requests),
+    )
+
+
+def _docs_with_problems(rows: pd.DataFrame, problems: list[Problem]) -> set[str]:
+    """Documents containing a row that could not be read: their balance is not meaningful."""
+    bad = {(p.file, p.row) for p in problems if p.row is not None}
+    if not bad:
+        return set()
+    keys = pd.MultiIndex.from_frame(rows[["_file", "_row"]])
+    hit = keys.isin(list(bad))
+    return set(rows.loc[hit, "doc"])
+
+
+def _memo(lines: pd.DataFrame, truncate: bool) -> tuple[pd.DataFrame, list[Problem]]:
+    """``rcj_slip`` from 摘要; with --truncate-memo cut to width 80 and list every cut."""
+    lines = lines.assign(rcj_slip=lines["memo"])
+    if not truncate:
+        return lines, []
+    too_wide = fx_width(lines["rcj_slip"]) > MEMO_WIDTH
+    notices = []
+    wide = lines.loc[too_wide, ["rcj_slip", "_file", "_row", "doc"]]
+    for index, memo, file, row, doc in wide.itertuples(name=None):  # only the over-wide memos
+        cut = _cut_to_width(str(memo), MEMO_WIDTH)
+        lines.at[index, "rcj_slip"] = cut
+        notices.append(Problem(str(file), int(row), "摘要", str(memo)[:60], "memo_truncated",
+                               f"摘要(rcj_slip)を 80 桁に切り詰めました: 「{cut}」", document=str(doc)))
+    return lines, notices
+
+
+def _cut_to_width(text: str, width: int) -> str:
+    used = 0
+    for i, ch in enumerate(text):
+        used += 1 if (" " <= ch <= "~" or "\uff61" <= ch <= "\uff9f") else 2
+        if used > width:
+            return text[:i]
+    return text
+
+
+def _journo_reads(
+    docs: pd.DataFrame, known: Mapping[str, int], next_id: int
+) -> tuple[pd.Series, list[Problem]]:
+    """Known documents keep their id; new ones get consecutive ids in document order."""
+    ids = docs["doc"].map(known).astype("Int64")
+    new = ids.isna()
+    ids[new] = np.arange(next_id, next_id + int(new.sum()), dtype=np.int64)
+    problems = []
+    if len(ids) and int(ids.max()) > JOURNO_READ_MAX:
+        problems.append(Problem("", None, "journo_read", str(int(ids.max())), "journo_read",
+                                f"連携番号(journo_read)が 6 桁 ({JOURNO_READ_MAX:,}) を超えます。"
+                                "この会社の台帳を新しくする必要があります"))
+    return ids.astype("int64"), problems
+
+
+def _empty_documents() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype="object") for c in ("doc", "kind", "doc_no", "date", "file", "content_hash")}
+        | {c: pd.Series(dtype="int64") for c in ("debit", "credit", "lines", "slips", "row")}
+    )
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen = set()
+    out = []
+    for p in problems:
+        key = (p.file, p.row, p.column, p.rule)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out

@@ -1,0 +1,192 @@
+"""Validate stage: every limit of the FX slips/import reference, as pandera schemas (lazy).
+
+Detail lines are checked column by column (code formats, widths with full-width = 2, amount
+range, tax fields); slips are checked as groups (Σdebit = Σcredit, pos_dsp 1–60); the export
+as a whole must cover at most one year (Jobcan's 出力期間). Each failure becomes a Problem
+with the file, the Excel row, the source column, the value, the rule and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .config import Profile
+from .errors import Problem
+from .normalise import AMOUNT_LIMIT
+from .slips import CREDIT, DEBIT, MAX_LINES_PER_SIDE
+
+#: Characters FX counts as half-width (1); every other character counts 2.
+_WIDE = r"[^\x20-\x7e\uff61-\uff9f]"
+
+
+def fx_width(s: pd.Series) -> pd.Series:
+    """Display width as FX counts it (全角 = 2, 半角 = 1), vectorised."""
+    text = s.astype(str)
+    return text.str.len() + text.str.count(_WIDE)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a check means to the accountant: the FX term and what to do."""
+
+    field: str  # FX field (nm_cstm …) — also the detail-line column checked
+    source: str  # canonical source field (for the column header the user sees)
+    message: str
+
+
+RULES: dict[str, Rule] = {
+    "cd_act_format": Rule(
+        "cd_act", "account",
+        "勘定科目コード(cd_act)が半角数字 4 桁ではありません。accounts.yaml を直してください",
+    ),
+    "cd_auxact_format": Rule(
+        "cd_auxact", "sub_account",
+        "口座コード(cd_auxact)は半角英大文字・数字 2 桁までです。accounts.yaml を直してください",
+    ),
+    "cd_dep_format": Rule(
+        "cd_dep", "department",
+        "部門コード(cd_dep)が半角数字 3 桁ではありません。departments.yaml を直してください",
+    ),
+    "cd_cstm_format": Rule(
+        "cd_cstm", "customer",
+        "取引先コード(cd_cstm)が半角数字 6 桁ではありません。customers.yaml を直してください",
+    ),
+    "nm_cstm_width": Rule(
+        "nm_cstm", "customer",
+        "取引先名(nm_cstm)が 40 桁 (全角 20 文字) を超えています。"
+        "customers.yaml で取引先コードを割り当てるか、名前を短くしてください",
+    ),
+    "rcj_slip_width": Rule(
+        "rcj_slip", "memo",
+        "摘要(rcj_slip)が 80 桁 (全角 40 文字) を超えています。短くするか --truncate-memo を付けてください",
+    ),
+    "tptn_format": Rule(
+        "tptn", "tax",
+        "課税区分(tptn)は半角数字 2 桁までです。tax.yaml を直してください",
+    ),
+    "tbptn_format": Rule(
+        "tbptn", "tax",
+        "事業区分(tbptn)は半角数字 2 桁までです。tax.yaml を直してください",
+    ),
+    "cmtxrate_range": Rule(
+        "cmtxrate", "tax",
+        "消費税率(cmtxrate)は 0〜9999 (税率×100) です。tax.yaml を直してください",
+    ),
+    "amnt_tr_range": Rule(
+        "amount", "amount",
+        f"取引金額(amnt_tr)が ±{AMOUNT_LIMIT:,} の範囲外です",
+    ),
+    "amnt_cmtx_range": Rule(
+        "tax_amount", "tax_amount",
+        f"消費税額(amnt_cmtx)が ±{AMOUNT_LIMIT:,} の範囲外です",
+    ),
+    "ymd_tr_format": Rule(
+        "date", "date",
+        "取引年月日(ymd_tr)が YYYY-MM-DD の実在する日付ではありません",
+    ),
+    "pos_dsp_range": Rule(
+        "pos_dsp", "account",
+        f"表示位置(pos_dsp)が 1〜{MAX_LINES_PER_SIDE} の範囲外です。帳票を分けてください",
+    ),
+}
+
+
+def _blank_or(pattern: str, name: str) -> pa.Check:
+    return pa.Check(lambda s: s.eq("") | s.str.fullmatch(pattern), name=name)
+
+
+def _range(limit: int, name: str) -> pa.Check:
+    return pa.Check(lambda s: s.abs() <= limit, name=name)
+
+
+LINE_SCHEMA = pa.DataFrameSchema(
+    {
+        # "" is an unreadable date, already reported by the normaliser
+        "date": pa.Column(str, _blank_or(r"\d{4}-\d{2}-\d{2}", "ymd_tr_format")),
+        "cd_act": pa.Column(str, _blank_or(r"\d{4}", "cd_act_format")),
+        "cd_auxact": pa.Column(str, _blank_or(r"[0-9A-Z]{1,2}", "cd_auxact_format")),
+        "cd_dep": pa.Column(str, _blank_or(r"\d{3}", "cd_dep_format")),
+        "cd_cstm": pa.Column(str, _blank_or(r"\d{6}", "cd_cstm_format")),
+        "nm_cstm": pa.Column(str, pa.Check(lambda s: fx_width(s) <= 40, name="nm_cstm_width")),
+        "rcj_slip": pa.Column(str, pa.Check(lambda s: fx_width(s) <= 80, name="rcj_slip_width")),
+        "tptn": pa.Column(str, _blank_or(r"\d{1,2}", "tptn_format")),
+        "tbptn": pa.Column(str, _blank_or(r"\d{1,2}", "tbptn_format")),
+        "cmtxrate": pa.Column("Int64", pa.Check.in_range(0, 9999, name="cmtxrate_range"), nullable=True),
+        "amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_tr_range")),
+        "tax_amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_cmtx_range")),
+        "pos_dsp": pa.Column("int64", pa.Check.in_range(1, MAX_LINES_PER_SIDE, name="pos_dsp_range")),
+    },
+    strict=False,
+    coerce=False,
+)
+
+SIDE_SOURCE = {DEBIT: "dr_", CREDIT: "cr_"}
+
+
+def validate_lines(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
+    """Run the line schema; unmapped codes ("") are reported by the map stage, not twice here."""
+    checked = lines[lines["cd_act"] != ""]
+    try:
+        LINE_SCHEMA.validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return _to_problems(err.failure_cases, checked, profile)
+    return []
+
+
+def _to_problems(failures: pd.DataFrame, lines: pd.DataFrame, profile: Profile) -> list[Problem]:
+    problems = []
+    failures = failures[failures["index"].notna()]
+    for check, index in failures[["check", "index"]].itertuples(index=False, name=None):
+        rule = RULES.get(str(check))
+        line = lines.loc[index]
+        if rule is None:  # a dtype or schema-level failure: a bug upstream, still reported
+            problems.append(Problem(str(line["_file"]), int(line["_row"]), "", "", str(check),
+                                    f"内部チェック '{check}' に失敗しました"))
+            continue
+        prefix = SIDE_SOURCE[int(line["side"])] if rule.source not in ("date", "customer", "memo") else ""
+        column = f"{profile.source_column(prefix + rule.source)} → {rule.field}"
+        problems.append(
+            Problem(str(line["_file"]), int(line["_row"]), column, str(line[rule.field]),
+                    str(check), rule.message, document=str(line["doc"]))
+        )
+    return problems
+
+
+def validate_slips(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
+    """Σdebit = Σcredit per slip (a split slip balances part by part)."""
+    signed = lines["amount"].where(lines["side"] == DEBIT, -lines["amount"])
+    balance = signed.groupby(lines["slip_key"], sort=False).sum()
+    problems = []
+    for slip_key, diff in balance[balance != 0].items():
+        first = lines.loc[lines["slip_key"] == slip_key].iloc[0]
+        debit = int(lines.loc[(lines["slip_key"] == slip_key) & (lines["side"] == DEBIT), "amount"].sum())
+        credit = debit - int(diff)
+        problems.append(
+            Problem(str(first["_file"]), int(first["_row"]), profile.source_column("doc_no"),
+                    str(first["doc_no"]), "balance",
+                    f"貸借が一致しません (借方 {debit:,} / 貸方 {credit:,}、差額 {int(diff):,})。"
+                    "帳票の金額を確認してください", document=str(first["doc"]))
+        )
+    return problems
+
+
+def validate_period(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
+    """Jobcan exports at most one year at a time; FX's period must match (≤ 1 year)."""
+    ymd = lines["ymd"].dropna()
+    if ymd.empty:
+        return []
+    start = ymd.min()
+    limit = start + pd.DateOffset(years=1)
+    late = lines[lines["ymd"] >= limit]
+    if late.empty:
+        return []
+    first = late.iloc[0]
+    return [
+        Problem(str(first["_file"]), int(first["_row"]), profile.source_column("date"),
+                str(first["date"]), "period",
+                f"書出期間が 1 年を超えています ({start:%Y-%m-%d} 〜 {ymd.max():%Y-%m-%d}、"
+                f"{late['doc'].nunique()} 帳票が {limit:%Y-%m-%d} 以降)。1 年以内の期間で書き出してください")
+    ]
