@@ -32,6 +32,7 @@ from .slips import (
 )
 
 MEMO_WIDTH = 80
+NOTICE_STATUSES = ("破棄", "失注")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def convert(
     docs["request"], found = plan_chunks(docs)
     problems += found
 
+    notices += _status_notices(docs, rows)
     requests = build_requests(lines, docs, settings, journos) if not problems else []
     return Conversion(
         files=read.files, settings=settings, mappings=mappings, profile=profile, lines=lines,
@@ -192,6 +194,7 @@ def _empty_documents() -> pd.DataFrame:
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
+    """One report per cell and rule, in the order the user reads the file."""
     seen = set()
     out = []
     for p in problems:
@@ -199,4 +202,16 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
         if key not in seen:
             seen.add(key)
             out.append(p)
-    return out
+    return sorted(out, key=lambda p: (p.file, p.row or 0))
+
+
+def _status_notices(docs: pd.DataFrame, rows: pd.DataFrame) -> list[Problem]:
+    """Jobcan links 破棄/失注 documents too; say so, since most users will not expect it."""
+    status = rows.groupby("doc", sort=False)[["status", "_file", "_row", "doc_no"]].first()
+    hit = status[status["status"].isin(NOTICE_STATUSES) & status.index.isin(docs["doc"])]
+    return [
+        Problem(str(f), int(r), "ステータス", str(s), "status_notice",
+                f"ステータス「{s}」の帳票 {n} も連携対象です (ジョブカンの連携と同じ)。"
+                "除外するには --exclude-status 破棄,失注 を付けてください", document=str(doc))
+        for doc, (s, f, r, n) in hit.iterrows()
+    ]

@@ -73,18 +73,19 @@ def read_one(
 def decode(data: bytes, path: Path, encoding: str) -> tuple[str, str]:
     """Decode with the profile's encoding, or detect UTF-8 (BOM or not) then CP932."""
     tried = ["utf-8-sig", "cp932"] if encoding == "auto" else [encoding]
+    furthest = 0  # where the best attempt failed: the likeliest place of the bad bytes
     for enc in tried:
         try:
             text = data.decode(enc)
         except UnicodeDecodeError as err:
-            last = err
+            furthest = max(furthest, err.start)
             continue
         name = "utf-8 (BOM)" if enc == "utf-8-sig" and data.startswith(b"\xef\xbb\xbf") else enc
         return text, "utf-8" if enc == "utf-8-sig" and name == enc else name
-    row = data[: last.start].count(b"\n") + 1
+    row = data[:furthest].count(b"\n") + 1
     names = ", ".join("UTF-8 (BOM あり/なし)" if e == "utf-8-sig" else e.upper() for e in tried)
     raise InputError(
-        f"文字コードを判別できません ({names} を試しました。{row}行目付近、{last.start}バイト目)。"
+        f"文字コードを判別できません ({names} を試しました。{row}行目付近、{furthest}バイト目)。"
         "CSV を UTF-8 か Shift_JIS (CP932) で保存し直してください",
         file=str(path),
     )
@@ -150,7 +151,7 @@ def _read_excel(path: Path, profile: Profile, sheet: str | None) -> tuple[pd.Dat
         raise InputError(f"シート '{name}' がありません (シート: {', '.join(sheets)})", file=str(path))
     # dtype=str keeps codes like 001 intact; calamine hands dates over as datetimes, which
     # become "YYYY-MM-DD 00:00:00" text here and are parsed like any other date later.
-    table = book.parse(name, header=None, dtype=str, keep_default_na=False, na_values=[])
+    table = pd.read_excel(book, sheet_name=name, header=None, dtype=str, keep_default_na=False)
     table = table.fillna("")
     table.index = pd.RangeIndex(1, len(table) + 1)
     if profile.header:

@@ -54,16 +54,19 @@ def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame
     if profile.style == "yayoi":
         flag = out["flag"]
         starts = flag.isin(["2000", "2110", "2111"])
-        known = starts | flag.isin(["2100", "2101"])
         group = starts.cumsum()
-        # A 2100/2101 line must continue a 2110 伝票 in the same file.
-        opener = flag.where(starts).groupby([out["_file"], group]).transform("first")
-        orphan = known & ~starts & ((group == 0) | ~opener.eq("2110"))
-        bad = ~known | orphan
+        # A 伝票 is 2110 (2100…) 2101 within one file: check each line against its neighbours.
+        prev = flag.groupby(out["_file"]).shift(1)
+        following = flag.groupby(out["_file"]).shift(-1)
+        continues = flag.isin(["2100", "2101"])
+        opens = flag.isin(["2110", "2100"])
+        bad = ~(starts | continues)
+        bad |= continues & ~prev.isin(["2110", "2100"])
+        bad |= opens & ~following.isin(["2100", "2101"])
         for f, r, v in out.loc[bad, ["_file", "_row", "flag"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column("flag"), v, "yayoi_flag",
-                                    "識別フラグが不正です (2000/2110/2100/2101/2111)。2100・2101 の行は "
-                                    "2110 の行に続けてください"))
+                                    "識別フラグの並びが不正です。複数行の伝票は 2110 (1 行目)・2100 (中間行)・"
+                                    "2101 (最終行) の順、1 行の仕訳は 2000 か 2111 です"))
         number = out["doc_no"].where(out["doc_no"] != "", group.astype(str))
         first_date = out["date"].groupby([out["_file"], group]).transform("first")
         out["date"] = first_date  # a 伝票 has one date: the first line's
