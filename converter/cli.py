@@ -16,10 +16,14 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import ConverterError, Problem
+from .config import load_settings
+from .errors import ConverterError, LedgerError, Problem, ProblemsFound
+from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
+from .review import write_review
 from .slips import Filters
+from .upload import UploadReport, upload_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +35,10 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except ProblemsFound as err:
+            click.echo("\n".join(["  " + format_problem(p) for p in err.problems]))
+            click.echo(f"エラー: {err}。check で確認し、直してから送信してください", err=True)
+            sys.exit(err.exit_code)
         except ConverterError as err:
             click.echo(f"エラー: {err}", err=True)
             sys.exit(err.exit_code)
@@ -80,14 +88,14 @@ def conversion_options(func: F) -> F:
     return func
 
 
-def run_conversion(
-    inputs: tuple[Path, ...], mappings_dir: Path, profile: str, sheet: str | None,
-    kinds: str | None, closed_only: bool, exclude_status: str | None, truncate_memo: bool,
-    **ledger: Any,
-) -> Conversion:
+def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
+             exclude_status: str | None, truncate_memo: bool, **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
-    options = Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo)
-    return convert(list(inputs), mappings_dir, options, **ledger)
+    return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo)
+
+
+def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
+    return convert(list(inputs), mappings_dir, _options(**options))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,15 +128,197 @@ def check(fmt: str, **kwargs: Any) -> None:
 @conversion_options
 @click.option("--payload-dir", type=click.Path(path_type=Path), default=None,
               help="Write request-0001.json … exactly as they would be POSTed.")
+@click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
+              help="Write the review workbook (review.xlsx), also when there are problems.")
 @handle_errors
-def preview(payload_dir: Path | None, **kwargs: Any) -> None:
-    """Dry run: show what would be sent, and write the request bodies."""
+def preview(payload_dir: Path | None, review_path: Path | None, **kwargs: Any) -> None:
+    """Dry run: show what would be sent, write the review workbook and the request bodies."""
     result = run_conversion(**kwargs)
     click.echo(format_report(result))
+    if review_path is not None:
+        write_review(result, review_path)
+        click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
         paths = write_requests(list(result.requests), payload_dir)
         click.echo(f"送信内容を {len(paths)} ファイルに書き出しました: {payload_dir}", err=True)
     sys.exit(0 if result.ok else 1)
+
+
+# --------------------------------------------------------------------------- upload & ledger
+
+
+def ledger_options(func: F) -> F:
+    decorators = [
+        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
+                     help="Ledger file (default: ledgers/<ocode>.sqlite next to the mappings folder)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _send_command(only_errors: bool) -> Callable[..., None]:
+    def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
+                review_path: Path | None, **kwargs: Any) -> None:
+        options = _options(**kwargs)
+        with click.progressbar(length=0, label="送信中", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done)
+
+            conversion, report = upload_files(
+                list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
+                base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
+                progress=progress)
+        click.echo(format_report(conversion))
+        click.echo(format_upload(report))
+        if review_path is not None:
+            write_review(conversion, review_path, responses=None if report.dry_run else report.messages)
+            click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
+        sys.exit(1 if report.needs_attention else 0)
+
+    return command
+
+
+def upload_options(func: F) -> F:
+    decorators = [
+        conversion_options,
+        ledger_options,
+        click.option("--base-url", default=None, help="FX API base URL (default: settings.yaml base_url)."),
+        click.option("--token-env", default="FX_API_TOKEN", show_default=True,
+                     help="Environment variable holding the FX API token."),
+        click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing."),
+        click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
+                     help="Also write the review workbook with FX's answers (FX応答 sheet)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@main.command()
+@upload_options
+@handle_errors
+def upload(**kwargs: Any) -> None:
+    """Send the documents not yet in FX (連携完了 ones are never sent again)."""
+    _send_command(only_errors=False)(**kwargs)
+
+
+@main.command()
+@upload_options
+@handle_errors
+def retry(**kwargs: Any) -> None:
+    """Re-send the エラー documents of INPUT (after fixing the mappings or the export)."""
+    _send_command(only_errors=True)(**kwargs)
+
+
+def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:
+    settings = load_settings(mappings_dir)
+    path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
+    if not path.exists():
+        raise LedgerError("台帳がまだありません。先に converter upload を実行してください", file=str(path))
+    return Ledger.open(path, ocode=settings.ocode, lock=lock, readonly=not lock)
+
+
+@main.command()
+@ledger_options
+@click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"),
+              show_default=True)
+@click.option("--status", type=click.Choice(sorted(STATUS_LABELS)), default=None, help="Only this status.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--events", is_flag=True, help="Also list each document's history (操作日時/操作種別/作業者).")
+@handle_errors
+def history(ledger_path: Path | None, mappings_dir: Path, status: str | None, fmt: str, events: bool) -> None:
+    """API連携一覧: where each document stands towards FX."""
+    with _open_ledger(ledger_path, mappings_dir, lock=False) as ledger:
+        records = ledger.documents(status)
+        log = ledger.events() if events else []
+    if fmt == "json":
+        click.echo(json.dumps([
+            {"key": r.key, "status": r.status, "status_label": r.status_label, "journo_read": r.journo_read,
+             "journo": r.journo, "attempts": r.attempts, "last_message": r.last_message,
+             "updated_at": r.updated_at, "operator": r.operator} for r in records], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'状態':<6} {'連携番号':>8} {'回数':>4}  {'更新日時':<25} 帳票")
+    for r in records:
+        click.echo(f"{r.status_label:<6} {r.journo_read:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}"
+                   + (f"\n         {r.last_message}" if r.status in ("error", "unknown") and r.last_message else ""))
+    for e in log:
+        click.echo(f"{e.at}  {e.action:<8} {STATUS_LABELS.get(e.status, '削除'):<6} {e.operator:<10} {e.key}")
+    click.echo(f"計 {len(records)} 件", err=True)
+
+
+@main.command()
+@click.argument("keys", nargs=-1, required=True)
+@ledger_options
+@click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"))
+@click.option("--sent/--not-sent", required=True,
+              help="--sent: FX holds the slip (→ 連携完了). --not-sent: it does not (→ 連携待ち, sent next time).")
+@handle_errors
+def resolve(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path, sent: bool) -> None:
+    """Record what you found in FX for 要確認 documents (KEY as shown by history)."""
+    with _open_ledger(ledger_path, mappings_dir, lock=True) as ledger:
+        ledger.resolve(keys, sent)
+    click.echo(f"{len(keys)} 件を{'連携完了' if sent else '連携待ち'}にしました", err=True)
+
+
+@main.command()
+@click.argument("keys", nargs=-1, required=True)
+@ledger_options
+@click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"))
+@click.option("--force", is_flag=True, help="Also forget 連携完了 documents (only after deleting the slip in FX).")
+@handle_errors
+def forget(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path, force: bool) -> None:
+    """Delete history entries (Jobcan's 削除); they are sent again by the next upload."""
+    with _open_ledger(ledger_path, mappings_dir, lock=True) as ledger:
+        ledger.forget(keys, force=force)
+    click.echo(f"{len(keys)} 件の履歴を削除しました", err=True)
+
+
+@main.command()
+@click.option("--port", default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--token", default="emulator-token", show_default=True, help="Token the emulator accepts.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=None,
+              help="Append stored slips to this JSON-lines file (and load it at start).")
+@click.option("--fail-503-rate", type=float, default=0.0, help="Share of imports answered 503.")
+@click.option("--retry-after", type=int, default=1, show_default=True, help="Retry-After seconds on 503/429.")
+@click.option("--slow-seconds", type=float, default=0.0, help="Delay answers by this many seconds …")
+@click.option("--slow-rate", type=float, default=1.0, show_default=True, help="… for this share of imports.")
+@click.option("--drop-rate", type=float, default=0.0, help="Share of imports stored, then dropped unanswered.")
+@click.option("--extra-customers", type=int, default=0, help="Add N synthetic customers (paging tests).")
+@click.option("--random-seed", type=int, default=0, show_default=True)
+def emulator(port: int, host: str, token: str, store_path: Path | None, fail_503_rate: float, retry_after: int,
+             slow_seconds: float, slow_rate: float, drop_rate: float, extra_customers: int, random_seed: int) -> None:
+    """Run the local FX API emulator (for rehearsals and tests)."""
+    from .emulator import run_server
+
+    run_server(port, host=host, token=token, store_path=store_path, fail_503_rate=fail_503_rate,
+               retry_after=retry_after, slow_seconds=slow_seconds, slow_rate=slow_rate,
+               drop_after_store_rate=drop_rate, extra_customers=extra_customers, random_seed=random_seed)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def format_upload(report: UploadReport) -> str:
+    head = "送信予定 (--dry-run、何も送信・記録していません)" if report.dry_run else "送信結果"
+    lines = [f"{head}: 送信対象 {len(report.to_send)} 件 / 送信 {report.requests} 回"]
+    if not report.dry_run:
+        lines.append(f"連携完了 {len(report.sent)} 件 / エラー {len(report.errors)} 件 / "
+                     f"要確認 {len(report.unknown)} 件")
+    lines.append(f"連携済みのためスキップ {len(report.already_done)} 件")
+    for key in report.recovered:
+        lines.append(f"要確認: {key} — 前回の処理が送信中に中断しました。FX を確認して converter resolve してください")
+    for key in report.still_unknown:
+        lines.append(f"要確認: {key} — 未解決です。FX を確認して converter resolve {key!r} --sent/--not-sent")
+    for key in report.changed:
+        lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません (FX 側で訂正が必要)")
+    for m in report.messages:
+        where = f" ({m.file}:{m.row}行)" if m.row else ""
+        label = "FX エラー" if m.kind == "error" else "FX みなし処理"
+        lines.append(f"{label}: {m.doc_no} 連携番号 {m.journo_read}{where}: {m.content}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- reports

@@ -206,12 +206,14 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 
 def _status_notices(docs: pd.DataFrame, rows: pd.DataFrame) -> list[Problem]:
-    """Jobcan links 破棄/失注 documents too; say so, since most users will not expect it."""
-    status = rows.groupby("doc", sort=False)[["status", "_file", "_row", "doc_no"]].first()
-    hit = status[status["status"].isin(NOTICE_STATUSES) & status.index.isin(docs["doc"])]
-    return [
-        Problem(str(f), int(r), "ステータス", str(s), "status_notice",
-                f"ステータス「{s}」の帳票 {n} も連携対象です (ジョブカンの連携と同じ)。"
-                "除外するには --exclude-status 破棄,失注 を付けてください", document=str(doc))
-        for doc, (s, f, r, n) in hit.iterrows()
-    ]
+    """Jobcan links 破棄/失注 documents too; say so once per status, since few users expect it."""
+    first = rows.groupby("doc", sort=False)[["status", "_file", "_row", "doc_no"]].first()
+    hit = first[first["status"].isin(NOTICE_STATUSES) & first.index.isin(docs["doc"])]
+    notices = []
+    for status, group in hit.groupby("status", sort=True):
+        numbers = "、".join(group["doc_no"].head(5)) + (" ほか" if len(group) > 5 else "")
+        notices.append(Problem(str(group["_file"].iloc[0]), int(group["_row"].iloc[0]), "ステータス", str(status),
+                               "status_notice",
+                               f"ステータス「{status}」の帳票 {len(group)} 件 ({numbers}) も連携対象です "
+                               "(ジョブカンの連携と同じ)。除外するには --exclude-status 破棄,失注 を付けてください"))
+    return notices

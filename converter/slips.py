@@ -78,7 +78,25 @@ def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame
             problems.append(Problem(f, int(r), profile.source_column("doc_no"), "", "required",
                                     "帳票番号が空です。書き出し元の帳票番号を確認してください"))
     out["doc"] = out["kind"] + "|" + out["doc_no"] + "|" + out["date"]
+    problems += _documents_in_several_files(out, profile)
     return out, problems
+
+
+def _documents_in_several_files(rows: pd.DataFrame, profile: Profile) -> list[Problem]:
+    """The same document in two inputs (e.g. the month's CSV and its XLSX) would post it twice."""
+    files = rows.groupby("doc", sort=False)["_file"].nunique()
+    repeated = files[files > 1].index
+    if repeated.empty:
+        return []
+    hit = rows[rows["doc"].isin(repeated)].groupby("doc", sort=False).agg(
+        doc_no=("doc_no", "first"), files=("_file", lambda f: "、".join(dict.fromkeys(f))),
+        file=("_file", "last"), row=("_row", "last"))
+    return [
+        Problem(str(file), int(row), profile.source_column("doc_no"), str(doc_no), "duplicate_document",
+                f"同じ帳票が複数のファイルにあります ({files})。同じ期間を二重に指定していないか確認し、"
+                "1 つのファイルだけを指定してください", document=str(doc))
+        for doc, (doc_no, files, file, row) in hit.iterrows()
+    ]
 
 
 def filter_documents(

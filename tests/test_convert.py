@@ -374,3 +374,14 @@ def test_body_fields_follow_the_reference(write_csv: WriteCsv, mappings: Path) -
     assert credit == {"pos_dsp": 1, "is_ocr_dc": 0, "cd_dep": "001", "cd_act": "4111", "cd_cstm": "000001",
                       "tptn": "1", "amnt_tr": 10800, "amnt_cmtx": 800, "is_reduce_cmtxrate": 1,
                       "cmtxrate": 800, "rcj_slip": "10月分"}
+
+
+def test_same_document_in_two_files_is_a_problem(write_csv: WriteCsv, mappings: Path) -> None:
+    """Giving the month's CSV and its XLSX together must not double every document."""
+    a = write_csv([sale("A"), sale("B")], name="a.csv")
+    b = write_csv([sale("B"), sale("C")], name="b.csv")
+    result = run([a, b], mappings)
+    (problem,) = result.problems
+    assert problem.rule == "duplicate_document" and problem.value == "B"
+    assert "a.csv" in problem.message and "b.csv" in problem.message
+    assert not result.requests

@@ -1,0 +1,688 @@
+"""The upload ledger: where each source document stands towards FX, one SQLite file per company.
+
+The FX slips API has no read-back, so the ledger is the only memory of what was posted. Its
+job is that a month-end upload never posts a slip twice and never loses one.
+
+Statuses (Jobcan's API連携一覧 plus our 要確認) and the only transitions allowed::
+
+    pending 連携待ち  ─send──────────▶ sending 連携中    (mark_sending; attempts + 1)
+    error   エラー    ─retry─────────▶ sending           (mark_sending: 再連携)
+    sending           ─done──────────▶ done 連携完了      (mark_done)
+    sending, pending  ─error─────────▶ error             (mark_error)
+    sending           ─unknown───────▶ unknown 要確認     (mark_unknown; recover() after a crash)
+    sending           ─unsent────────▶ pending           (mark_unsent)
+    unknown           ─resolve───────▶ done | pending    (the user checked FX)
+    pending, error, unknown (done: force) ─forget─▶ deleted, event kept (Jobcan's 削除)
+
+* The caller commits ``sending`` *before* the POST and ``done`` / ``error`` / ``unknown``
+  after the answer; every transition is its own durable transaction (WAL, synchronous=FULL).
+* ``unsent`` (sending → pending) is only for requests that certainly did not store anything
+  (connect error, 429/503, a 400 that rejects the request whole).
+* ``recover()`` turns documents left in ``sending`` by a killed run into ``unknown``: the POST
+  may have been stored, so they are never sent again without the user's answer (``resolve``).
+* ``done`` is never left, except by ``forget(force=True)`` (the user deleted the slip in FX).
+* ``journo_read`` (the FX field tying a slip to its source document) is assigned here: 1, 2, …
+  ≤ 999999, never reused, not even after ``forget``.
+* ``issue_journos`` hands out FX 伝票番号 (1 … 99999) for companies that do not auto-number.
+
+Default location (the CLI's policy): ``ledgers/<ocode>.sqlite`` next to the mappings folder,
+see :func:`default_ledger_path`. Files are created user-only (0o600): they hold company data.
+A run that sends takes the run lock (``flock`` on ``<ledger>.lock``; released by the OS even
+when the holder is killed; local file systems only). Preview opens with ``readonly=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from converter.errors import LedgerError, LedgerLocked
+
+__all__ = [
+    "ACTION_LABELS", "MAX_JOURNO", "MAX_JOURNO_READ", "STATUSES", "STATUS_LABELS",
+    "Classification", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
+    "default_ledger_path", "document_key",
+]
+
+SCHEMA_VERSION: Final = 1
+MAX_JOURNO_READ: Final = 999_999  # journo_read: 6 half-width digits
+MAX_JOURNO: Final = 99_999  # journo: 5 half-width digits
+
+STATUSES: Final = ("pending", "sending", "done", "error", "unknown")
+STATUS_LABELS: Final[dict[str, str]] = {
+    "pending": "連携待ち", "sending": "連携中", "done": "連携完了", "error": "エラー",
+    "unknown": "要確認",
+}
+ACTION_LABELS: Final[dict[str, str]] = {  # 操作種別 for the history display
+    "register": "登録", "send": "連携", "retry": "再連携", "done": "連携完了", "error": "エラー",
+    "unknown": "要確認", "unsent": "未送信に戻す", "recover": "中断からの復旧",
+    "resolve": "確認結果の登録", "forget": "削除",
+}
+
+_CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    key TEXT PRIMARY KEY,
+    journo_read INTEGER NOT NULL UNIQUE CHECK (journo_read BETWEEN 1 AND {MAX_JOURNO_READ}),
+    content_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending','sending','done','error','unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0, last_message TEXT NOT NULL DEFAULT '',
+    journo INTEGER CHECK (journo IS NULL OR journo BETWEEN 1 AND {MAX_JOURNO}),
+    kind TEXT NOT NULL DEFAULT '', doc_no TEXT NOT NULL DEFAULT '', ymd TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    operator TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS documents_status ON documents (status);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL,
+    action TEXT NOT NULL, status TEXT NOT NULL, operator TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS events_key ON events (key);
+"""
+
+_DOC_COLUMNS = (
+    "key, journo_read, content_hash, status, attempts, last_message, journo, kind, doc_no,"
+    " ymd, amount, created_at, updated_at, operator"
+)
+
+
+def default_ledger_path(mappings_dir: Path, ocode: str) -> Path:
+    """``<mappings_dir>/../ledgers/<ocode>.sqlite``: one ledger per company, beside the mappings."""
+    return Path(mappings_dir).parent / "ledgers" / f"{ocode}.sqlite"
+
+
+def document_key(kind: str, doc_no: str, ymd: str) -> str:
+    """A document's ledger key: 取引種別 | 帳票番号 | 取引日 (callers may build their own)."""
+    return f"{kind}|{doc_no}|{ymd}"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the caller knows of a source document (``ymd`` should sort, e.g. YYYYMMDD)."""
+
+    key: str
+    content_hash: str
+    kind: str = ""
+    doc_no: str = ""
+    ymd: str = ""
+    amount: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One row of the ledger."""
+
+    key: str
+    journo_read: int
+    content_hash: str
+    status: str
+    attempts: int
+    last_message: str
+    journo: int | None
+    kind: str
+    doc_no: str
+    ymd: str
+    amount: int
+    created_at: str
+    updated_at: str
+    operator: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a document's API連携履歴; ``status``: the status after (``""``: forgotten)."""
+
+    key: str
+    at: str
+    action: str
+    status: str
+    operator: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Incoming documents by what an upload must do with them (each tuple in input order)."""
+
+    new: tuple[str, ...]  # not in the ledger: register and send
+    unsent: tuple[str, ...]  # pending or error: send
+    done_same: tuple[str, ...]  # done with the same content: skip
+    changed: tuple[str, ...]  # done, content differs: report, never resend silently
+    unknown: tuple[str, ...]  # 要確認: skip and report until resolved
+    sending: tuple[str, ...]  # only if recover() was not run: skip and report
+
+    @property
+    def to_send(self) -> tuple[str, ...]:
+        return self.new + self.unsent
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _shorten(keys: Iterable[str], limit: int = 5) -> str:
+    keys = list(keys)
+    text = ", ".join(keys[:limit])
+    return text + (f" ほか {len(keys) - limit} 件" if len(keys) > limit else "")
+
+
+def _unique(keys: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    dup: list[str] = []
+    for key in keys:
+        if not isinstance(key, str) or not key:
+            raise LedgerError(f"台帳のキーが不正です: {key!r}")
+        (dup if key in seen else out).append(key)
+        seen.add(key)
+    if dup:
+        raise LedgerError(f"同じ帳票が重複して指定されました: {_shorten(dup)}")
+    return out
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in a container: fall back to the uid
+        return f"uid{os.getuid()}"
+
+
+class Ledger:
+    """One company's upload ledger. Use :meth:`open`; the object is a context manager."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, ocode: str, operator: str, readonly: bool
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self.ocode = ocode
+        self.operator = operator
+        self.readonly = readonly
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
+
+    # ----------------------------------------------------------------- open / close / lock
+    @classmethod
+    def open(
+        cls, path: Path | str, *, ocode: str, operator: str | None = None, lock: bool = False,
+        readonly: bool = False,
+    ) -> Ledger:
+        """Open (creating if missing) the ledger of company ``ocode``.
+
+        ``readonly=True`` never writes (preview): a missing file is read as an empty ledger.
+        ``lock=True`` takes the run lock now and releases it on :meth:`close`.
+        """
+        path = Path(path)
+        if not ocode:
+            raise LedgerError("台帳を開くには会社コード (ocode) が必要です", file=str(path))
+        who = operator if operator is not None else _current_user()
+        try:
+            if readonly and not path.exists():
+                conn = sqlite3.connect(":memory:", isolation_level=None)
+                conn.executescript(_SCHEMA)
+                cls._init_meta(conn, ocode)
+            elif readonly:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=10.0)
+            else:
+                conn = cls._connect_rw(path, ocode)
+        except sqlite3.Error as err:
+            raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
+        ledger = cls(conn, path, ocode=ocode, operator=who, readonly=readonly)
+        try:
+            ledger._check_meta()
+            if lock:
+                ledger.acquire_lock()
+        except BaseException as err:
+            ledger.close()
+            if isinstance(err, sqlite3.Error):
+                raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
+            raise
+        return ledger
+
+    @classmethod
+    def _connect_rw(cls, path: Path, ocode: str) -> sqlite3.Connection:
+        # umask covers the -wal/-shm side files; SQLite also copies the main file's mode.
+        old_umask = os.umask(0o077)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                if tables and "meta" not in tables:
+                    raise LedgerError("このファイルは変換ツールの台帳ではありません",
+                                      file=str(path))
+                if "documents" not in tables:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    cls._init_meta(conn, ocode)
+                    conn.execute("COMMIT")
+            except BaseException:
+                conn.close()
+                raise
+        finally:
+            os.umask(old_umask)
+        return conn
+
+    @staticmethod
+    def _init_meta(conn: sqlite3.Connection, ocode: str) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+            [("schema_version", str(SCHEMA_VERSION)), ("ocode", ocode),
+             ("next_journo_read", "1"), ("next_journo", "1")],
+        )
+
+    def _check_meta(self) -> None:
+        meta = dict(self._conn.execute("SELECT name, value FROM meta").fetchall())
+        version = meta.get("schema_version", "")
+        if not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise LedgerError(f"台帳の形式 (版 {version or '不明'}) に対応していません。"
+                              "ツールを更新してください", file=str(self.path))
+        if meta.get("ocode") != self.ocode:
+            raise LedgerError(f"この台帳は会社コード {meta.get('ocode')!r} のものです"
+                              f" (指定: {self.ocode!r})。台帳のパスを確認してください",
+                              file=str(self.path))
+
+    def close(self) -> None:
+        self._release_all()
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_depth > 0
+
+    def acquire_lock(self) -> None:
+        """Take the run lock or raise :class:`LedgerLocked` at once (nests within one object)."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            return
+        old_umask = os.umask(0o077)
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise LedgerError(f"ロックファイルを作れません ({err})",
+                              file=str(self.lock_path)) from err
+        finally:
+            os.umask(old_umask)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = self._describe_holder(fd)
+            os.close(fd)
+            raise LedgerLocked(f"別の処理がこの台帳を使用中です: {self.path}{holder}。"
+                               "その処理が終わってから再実行してください") from None
+        info = {"pid": os.getpid(), "operator": self.operator, "since": self._now()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode(), 0)
+        self._lock_fd = fd
+        self._lock_depth = 1
+
+    def release_lock(self) -> None:
+        if self._lock_depth > 1:
+            self._lock_depth -= 1
+        elif self._lock_depth == 1:
+            self._release_all()
+
+    def _release_all(self) -> None:
+        if self._lock_fd is not None:
+            # Closing the descriptor drops the flock; the info text is left for diagnosis.
+            os.close(self._lock_fd)
+        self._lock_fd = None
+        self._lock_depth = 0
+
+    @staticmethod
+    def _describe_holder(fd: int) -> str:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode())
+            return f" (pid {info['pid']}, 作業者 {info['operator']}, 開始 {info['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[Ledger]:
+        """``with ledger.lock():`` — the run lock for the block."""
+        self.acquire_lock()
+        try:
+            yield self
+        finally:
+            self.release_lock()
+
+    # ----------------------------------------------------------------- helpers
+    def _now(self) -> str:
+        return datetime.now().astimezone().isoformat(timespec="seconds")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise LedgerError("読み取り専用で開いた台帳には書き込めません", file=str(self.path))
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
+            raise
+
+    def _meta_int(self, name: str) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise LedgerError(f"台帳の管理情報 {name} が壊れています", file=str(self.path))
+        return int(row[0])
+
+    def _rows(self, keys: Sequence[str]) -> dict[str, DocumentRecord]:
+        found: dict[str, DocumentRecord] = {}
+        for part in _chunks(keys):
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT {_DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
+            for row in self._conn.execute(sql, tuple(part)):
+                found[row[0]] = DocumentRecord(*row)
+        return found
+
+    def _events(self, conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        at = self._now()
+        conn.executemany(
+            "INSERT INTO events (key, at, action, status, operator, message)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, at, action, status, self.operator, msg) for key, action, status, msg in rows],
+        )
+
+    def _checked(
+        self, keys: Iterable[str], allowed: Iterable[str], what: str
+    ) -> dict[str, DocumentRecord]:
+        """Current records of ``keys``, or LedgerError naming every key not in ``allowed``.
+
+        Called inside the caller's write transaction, so nothing changes between check and update.
+        """
+        wanted = _unique(keys)
+        rows = self._rows(wanted)
+        allowed_set = set(allowed)
+        missing = [k for k in wanted if k not in rows]
+        if missing:
+            raise LedgerError(f"{what}: 台帳にない帳票です: {_shorten(missing)}",
+                              file=str(self.path))
+        bad = [f"{k} ({STATUS_LABELS[rows[k].status]})" for k in wanted
+               if rows[k].status not in allowed_set]
+        if bad:
+            allowed_text = "・".join(STATUS_LABELS[s] for s in STATUSES if s in allowed_set)
+            raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {_shorten(bad)}",
+                              file=str(self.path))
+        return {k: rows[k] for k in wanted}
+
+    @staticmethod
+    def _check_journos(journos: Mapping[str, int] | None, keys: Iterable[str]) -> None:
+        if not journos:
+            return
+        known = set(keys)
+        for key, number in journos.items():
+            if key not in known:
+                raise LedgerError(f"伝票番号の対象が指定の帳票にありません: {key}")
+            if isinstance(number, bool) or not isinstance(number, int) \
+                    or not 1 <= number <= MAX_JOURNO:
+                raise LedgerError(f"伝票番号は 1〜{MAX_JOURNO} の整数です: {key} = {number!r}")
+
+    # ----------------------------------------------------------------- ids
+    def assign_ids(self, docs: Sequence[DocumentInfo]) -> dict[str, int]:
+        """``journo_read`` for every document; new keys are registered ``pending`` in order."""
+        keys = _unique(d.key for d in docs)
+        with self._write() as conn:
+            ids = {r.key: r.journo_read for r in self._rows(keys).values()}
+            new = [d for d in docs if d.key not in ids]
+            if new:
+                first = self._meta_int("next_journo_read")
+                if first + len(new) - 1 > MAX_JOURNO_READ:
+                    raise LedgerError(
+                        f"連携番号 (journo_read) の上限 {MAX_JOURNO_READ} を超えます (次の番号"
+                        f" {first}、新しい帳票 {len(new)} 件)。新しい台帳への切り替えが必要です",
+                        file=str(self.path))
+                now = self._now()
+                rows = []
+                for offset, doc in enumerate(new):
+                    ids[doc.key] = first + offset
+                    rows.append((doc.key, first + offset, doc.content_hash, doc.kind, doc.doc_no,
+                                 doc.ymd, int(doc.amount), now, now, self.operator))
+                conn.executemany(
+                    "INSERT INTO documents (key, journo_read, content_hash, status, kind, doc_no,"
+                    " ymd, amount, created_at, updated_at, operator)"
+                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo_read'",
+                             (str(first + len(new)),))
+                self._events(conn, ((d.key, "register", "pending", "") for d in new))
+        return {k: ids[k] for k in keys}
+
+    def peek_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        """Ids of the keys already in the ledger (read-only; unknown keys are left out)."""
+        return {k: r.journo_read for k, r in self._rows(list(dict.fromkeys(keys))).items()}
+
+    def next_id(self) -> int:
+        """The ``journo_read`` the next new document would get."""
+        return self._meta_int("next_journo_read")
+
+    def provisional_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        """What :meth:`assign_ids` would return for these keys in this order, without writing."""
+        ordered = list(dict.fromkeys(keys))
+        known = self.peek_ids(ordered)
+        fresh = [k for k in ordered if k not in known]
+        known.update(zip(fresh, range(self.next_id(), self.next_id() + len(fresh)), strict=True))
+        return {k: known[k] for k in ordered}
+
+    def issue_journos(self, n: int) -> list[int]:
+        """Reserve ``n`` FX 伝票番号 (durably, never handed out twice)."""
+        if n < 0:
+            raise LedgerError(f"伝票番号の発行数が不正です: {n}")
+        with self._write() as conn:
+            first = self._meta_int("next_journo")
+            if first + n - 1 > MAX_JOURNO:
+                raise LedgerError(f"伝票番号 (journo) の上限 {MAX_JOURNO} を超えます (次の番号"
+                                  f" {first}、必要数 {n})", file=str(self.path))
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo'", (str(first + n),))
+        return list(range(first, first + n))
+
+    def next_journo(self) -> int:
+        """The FX 伝票番号 :meth:`issue_journos` would hand out next (read-only)."""
+        return self._meta_int("next_journo")
+
+    # ----------------------------------------------------------------- reading
+    def get(self, keys: Iterable[str]) -> dict[str, DocumentRecord]:
+        return self._rows(list(dict.fromkeys(keys)))
+
+    def documents(self, status: str | None = None) -> list[DocumentRecord]:
+        """All records (or those in ``status``) in ``journo_read`` order."""
+        if status is not None and status not in STATUSES:
+            raise LedgerError(f"不明なステータスです: {status}")
+        where = "" if status is None else " WHERE status = ?"
+        sql = f"SELECT {_DOC_COLUMNS} FROM documents{where} ORDER BY journo_read"
+        return [DocumentRecord(*r) for r in self._conn.execute(sql, () if status is None
+                                                                else (status,))]
+
+    def events(self, key: str | None = None) -> list[Event]:
+        """The history (API連携履歴) of one key, or of the whole ledger, oldest first."""
+        where = "" if key is None else " WHERE key = ?"
+        sql = f"SELECT key, at, action, status, operator, message FROM events{where} ORDER BY id"
+        return [Event(*r) for r in self._conn.execute(sql, () if key is None else (key,))]
+
+    def summary(self) -> dict[str, int]:
+        """Count per status, every status present."""
+        sql = "SELECT status, COUNT(*) FROM documents GROUP BY status"
+        return dict.fromkeys(STATUSES, 0) | dict(self._conn.execute(sql).fetchall())
+
+    def retry_candidates(self) -> list[DocumentRecord]:
+        """Documents in エラー: what ``converter retry`` re-sends (再連携)."""
+        return self.documents("error")
+
+    def classify(self, docs: Sequence[DocumentInfo]) -> Classification:
+        keys = _unique(d.key for d in docs)
+        rows = self._rows(keys)
+        groups: dict[str, list[str]] = {
+            c: [] for c in ("new", "unsent", "done_same", "changed", "unknown", "sending")}
+        for doc in docs:
+            row = rows.get(doc.key)
+            if row is None or row.status in ("pending", "error"):
+                group = "new" if row is None else "unsent"
+            elif row.status == "done":
+                group = "done_same" if row.content_hash == doc.content_hash else "changed"
+            else:
+                group = row.status
+            groups[group].append(doc.key)
+        return Classification(**{c: tuple(v) for c, v in groups.items()})
+
+    def vanished(
+        self, present: Iterable[str], *, ymd_from: str, ymd_to: str,
+        kinds: Iterable[str] | None = None,
+    ) -> list[DocumentRecord]:
+        """Done documents dated ``ymd_from``..``ymd_to`` (inclusive) missing from ``present``."""
+        here = set(present)
+        kind_set = set(kinds) if kinds is not None else None
+        rows = self._conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'done'"
+            " AND ymd BETWEEN ? AND ? ORDER BY journo_read", (ymd_from, ymd_to))
+        return [rec for rec in (DocumentRecord(*r) for r in rows)
+                if rec.key not in here and (kind_set is None or rec.kind in kind_set)]
+
+    # ----------------------------------------------------------------- transitions
+    def mark_sending(
+        self, items: Iterable[str | DocumentInfo], *, journos: Mapping[str, int] | None = None
+    ) -> None:
+        """pending/error → sending, attempts + 1; commit BEFORE the POST.
+
+        A :class:`DocumentInfo` refreshes the stored hash and details to what is being sent.
+        ``journos`` records the FX 伝票番号 put in the payload (needed to check 要確認 slips).
+        Requires the run lock: concurrent senders are how slips get posted twice.
+        """
+        if not self.locked:
+            raise LedgerError("送信の記録には台帳のロックが必要です (lock())", file=str(self.path))
+        items = list(items)
+        infos = {i.key: i for i in items if isinstance(i, DocumentInfo)}
+        keys = [i.key if isinstance(i, DocumentInfo) else i for i in items]
+        self._move(keys, allowed=("pending", "error"), to="sending", action="send", what="送信",
+                   journos=journos, refresh=infos)
+
+    def _move(
+        self, keys: Iterable[str], *, allowed: Sequence[str], to: str, action: str, what: str,
+        messages: Mapping[str, str] | None = None, default_message: str = "",
+        journos: Mapping[str, int] | None = None, refresh: Mapping[str, DocumentInfo] | None = None,
+    ) -> list[str]:
+        """Check every key, then move them all in one transaction (all or nothing)."""
+        sending = to == "sending"  # a send attempt: count it, keep the last FX message visible
+        with self._write() as conn:
+            before = self._checked(keys, allowed, what)
+            self._check_journos(journos, before)
+            msgs = {k: (messages or {}).get(k, default_message) for k in before}
+            now, nums = self._now(), journos or {}
+            conn.executemany(
+                "UPDATE documents SET status = ?, updated_at = ?, operator = ?,"
+                " attempts = attempts + ?, journo = COALESCE(?, journo),"
+                " last_message = CASE WHEN ? THEN last_message ELSE ? END WHERE key = ?",
+                [(to, now, self.operator, int(sending), nums.get(k), sending, msgs[k], k)
+                 for k in before])
+            conn.executemany(
+                "UPDATE documents SET content_hash = ?, kind = ?, doc_no = ?, ymd = ?, amount = ?"
+                " WHERE key = ?", [(d.content_hash, d.kind, d.doc_no, d.ymd, int(d.amount), k)
+                                   for k, d in (refresh or {}).items()])
+            self._events(conn, ((k, "retry" if sending and r.status == "error" else action, to,
+                                 msgs[k]) for k, r in before.items()))
+        return list(before)
+
+    def mark_done(
+        self, keys: Iterable[str], messages: Mapping[str, str] | None = None,
+        journos: Mapping[str, int] | None = None,
+    ) -> None:
+        """sending → done after FX's 201 (``messages``: its みなし informations per key)."""
+        self._move(keys, allowed=("sending",), to="done", action="done", what="連携完了に",
+                   messages=messages, journos=journos)
+
+    def mark_error(self, keys_to_messages: Mapping[str, str]) -> None:
+        """pending/sending → error with FX's (or our) message per key."""
+        self._move(keys_to_messages, allowed=("pending", "sending"), to="error", action="error",
+                   what="エラーに", messages=keys_to_messages)
+
+    def mark_unknown(self, keys: Iterable[str], message: str) -> None:
+        """sending → unknown: the request may have been stored (timeout after the body was sent)."""
+        self._move(keys, allowed=("sending",), to="unknown", action="unknown", what="要確認に",
+                   default_message=message)
+
+    def mark_unsent(self, keys: Iterable[str], message: str = "") -> None:
+        """sending → pending: ONLY when FX surely stored nothing (connect error, 429/503, 400)."""
+        self._move(keys, allowed=("sending",), to="pending", action="unsent", what="未送信に",
+                   default_message=message)
+
+    def recover(self) -> list[str]:
+        """Documents a killed run left in ``sending`` become ``unknown``; returns their keys."""
+        if not self.locked:
+            # Without the lock, "sending" may belong to a run that is alive right now.
+            raise LedgerError("復旧には台帳のロックが必要です (lock())", file=str(self.path))
+        keys = [r.key for r in self.documents("sending")]
+        if not keys:
+            return []
+        return self._move(keys, allowed=("sending",), to="unknown", action="recover", what="復旧",
+                          default_message="前回の処理が送信中に中断しました。"
+                                          "FX に登録済みか確認してください")
+
+    # ----------------------------------------------------------------- user actions
+    def resolve(self, keys: Iterable[str], sent: bool, message: str = "") -> None:
+        """The user's answer for 要確認: FX has the slip (→ done) or not (→ pending)."""
+        self._move(keys, allowed=("unknown",), to="done" if sent else "pending",
+                   action="resolve", what="確認結果を登録",
+                   default_message=message or ("FX に登録済み" if sent else "FX に未登録"))
+
+    def forget(self, keys: Iterable[str], *, force: bool = False, message: str = "") -> None:
+        """Delete records (Jobcan's 削除); a done one only with ``force`` (its slip is gone in FX).
+
+        The event keeps a snapshot; a forgotten key registered again gets a new ``journo_read``.
+        """
+        allowed = ("pending", "error", "unknown") + (("done",) if force else ())
+        with self._write() as conn:
+            before = self._checked(keys, allowed, "削除")
+            conn.executemany("DELETE FROM documents WHERE key = ?", [(k,) for k in before])
+            snapshot = {
+                k: json.dumps({"status": r.status, "journo_read": r.journo_read,
+                               "journo": r.journo, "content_hash": r.content_hash,
+                               "attempts": r.attempts, "note": message}, ensure_ascii=False)
+                for k, r in before.items()}
+            self._events(conn, ((k, "forget", "", snapshot[k]) for k in before))
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's integrity check and the ledger's own rules (empty: fine)."""
+        problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        top = self._conn.execute("SELECT MAX(journo_read) FROM documents").fetchone()[0]
+        if top is not None and top >= self.next_id():
+            problems.append(f"journo_read {top} が次の番号 {self.next_id()} 以上です")
+        return problems
