@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -31,9 +31,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .pipeline import Conversion
-from .upload import FXMessage
 from .schema import fx_width
 from .slips import DEBIT
+from .upload import FXMessage
 
 SUMMARY, SLIPS, PROBLEMS, UNMAPPED, SKIPPED, RESPONSES = (
     "サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ", "FX応答")
