@@ -44,6 +44,11 @@ def handle_errors(func: F) -> F:
             sys.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`converter history | head`): not an error of ours or the user's.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except Exception as err:
             # A bug of ours: say so plainly; the traceback is for us (CONVERTER_DEBUG=1).
             if os.environ.get("CONVERTER_DEBUG"):
