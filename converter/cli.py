@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,6 +88,8 @@ def conversion_options(func: F) -> F:
                      help="Leave out documents with these ステータス, e.g. 破棄,失注."),
         click.option("--truncate-memo", is_flag=True,
                      help="Cut 摘要 to FX's 80-column limit instead of reporting it (each cut listed)."),
+        click.option("--no-masters", is_flag=True,
+                     help="Skip the checks against the FX master cache (MAPPINGS/masters/<ocode>.json)."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -94,9 +97,10 @@ def conversion_options(func: F) -> F:
 
 
 def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
-             exclude_status: str | None, truncate_memo: bool, **_: Any) -> Options:
+             exclude_status: str | None, truncate_memo: bool, no_masters: bool = False, **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
-    return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo)
+    return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
+                   use_masters=not no_masters)
 
 
 def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
@@ -164,7 +168,8 @@ def ledger_options(func: F) -> F:
 
 def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
-                review_path: Path | None, **kwargs: Any) -> None:
+                review_path: Path | None, corrections: bool, correction_date: datetime | None,
+                timeout: float | None, **kwargs: Any) -> None:
         options = _options(**kwargs)
         with click.progressbar(length=0, label="送信中", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
@@ -174,7 +179,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
             conversion, report = upload_files(
                 list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
                 base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
-                progress=progress)
+                corrections=corrections, correction_date=correction_date.date() if correction_date else None,
+                timeout=timeout, progress=progress)
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
@@ -195,6 +201,12 @@ def upload_options(func: F) -> F:
         click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing."),
         click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
                      help="Also write the review workbook with FX's answers (FX応答 sheet)."),
+        click.option("--corrections", is_flag=True,
+                     help="Correct documents changed or deleted since upload: reversing slip (+ the new one)."),
+        click.option("--correction-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                     help="Date of the reversing slips (default: the original slip's date)."),
+        click.option("--timeout", type=float, default=None,
+                     help="Seconds to wait for FX's answer (default 60); after that the request is 要確認."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -242,11 +254,13 @@ def history(ledger_path: Path | None, mappings_dir: Path, status: str | None, fm
         click.echo(json.dumps([
             {"key": r.key, "status": r.status, "status_label": r.status_label, "journo_read": r.journo_read,
              "journo": r.journo, "attempts": r.attempts, "last_message": r.last_message,
-             "updated_at": r.updated_at, "operator": r.operator} for r in records], ensure_ascii=False, indent=2))
+             "updated_at": r.updated_at, "operator": r.operator, "role": r.role, "parent": r.parent}
+            for r in records], ensure_ascii=False, indent=2))
         return
     click.echo(f"{'状態':<6} {'連携番号':>8} {'回数':>4}  {'更新日時':<25} 帳票")
     for r in records:
-        click.echo(f"{r.status_label:<6} {r.journo_read:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}"
+        role = {"reversal": "  (取消仕訳)", "replacement": "  (訂正後の仕訳)"}.get(r.role, "")
+        click.echo(f"{r.status_label:<6} {r.journo_read:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}{role}"
                    + (f"\n         {r.last_message}" if r.status in ("error", "unknown") and r.last_message else ""))
     for e in log:
         click.echo(f"{e.at}  {e.action:<8} {STATUS_LABELS.get(e.status, '削除'):<6} {e.operator:<10} {e.key}")
@@ -318,7 +332,12 @@ def format_upload(report: UploadReport) -> str:
     for key in report.still_unknown:
         lines.append(f"要確認: {key} — 未解決です。FX を確認して converter resolve {key!r} --sent/--not-sent")
     for key in report.changed:
-        lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません (FX 側で訂正が必要)")
+        lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません"
+                     " (--corrections で取消と訂正後の仕訳を送れます)")
+    for key in report.deleted:
+        lines.append(f"削除あり: {key} — 連携済みの帳票が書出から消えました (--corrections で取消仕訳を送れます)")
+    for key in report.corrected:
+        lines.append(f"訂正済み: {key} — 取消仕訳{'と訂正後の仕訳' if key in report.to_send else ''}を送信しました")
     for m in report.messages:
         where = f" ({m.file}:{m.row}行)" if m.row else ""
         label = "FX エラー" if m.kind == "error" else "FX みなし処理"
@@ -355,6 +374,14 @@ def format_report(result: Conversion) -> str:
         lines.append("問題はありません — 送信可能")
     return "\n".join(lines)
 
+
+# Commands kept in their own modules; imported last because they import helpers from here.
+from .cli_batch import batch  # noqa: E402
+from .cli_masters import mappings, masters  # noqa: E402
+
+main.add_command(batch)
+main.add_command(masters)
+main.add_command(mappings)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -92,12 +92,13 @@ class Settings:
     is_add_depmaster: int = 0
     is_add_cstmmaster: int = 0
     is_add_auxmaster: int = 0
+    masters_max_age_days: int = 7  # an older FX master cache gets a warning to pull again
     path: Path = field(default=Path("settings.yaml"), compare=False)
 
 
 _SETTING_KEYS = {
     "ocode", "cd_coopsystem", "locale", "base_url", "unmapped_customer",
-    "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster",
+    "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", "masters_max_age_days",
 }
 
 
@@ -121,6 +122,9 @@ def load_settings(mappings_dir: Path) -> Settings:
     for key in ("is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster"):
         if data.get(key, 0) not in (0, 1):
             problems.append(f"{key}: 0 か 1 を指定してください ('{data[key]}')")
+    age = data.get("masters_max_age_days", Settings.masters_max_age_days)
+    if isinstance(age, bool) or not isinstance(age, int) or age < 1:
+        problems.append(f"masters_max_age_days: 1 以上の整数 (日数) を指定してください ('{age}')")
     base_url = data.get("base_url", Settings.base_url)
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")

@@ -114,8 +114,10 @@ class FXClient:
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
+        token_env: str = DEFAULT_TOKEN_ENV,
     ) -> None:
         self.prefix = f"/fx/{ocode}/{locale}/api"
+        self.token_env = token_env  # named in the 401 message, so the user knows what to fix
         self.retry = retry or RetryPolicy()
         headers = {
             "Authorization": f"Bearer {token}",
@@ -220,12 +222,11 @@ class FXClient:
             raise FXResponseError(f"FX の応答の形が想定と違います (HTTP {response.status_code})")
         return payload
 
-    @staticmethod
-    def _raise_for_stop(response: httpx.Response) -> None:
+    def _raise_for_stop(self, response: httpx.Response) -> None:
         status = response.status_code
         if status == 401:
-            raise FXAuthError("FX のトークンが存在しないか無効です (HTTP 401)。FX_API_TOKEN を確認してください",
-                              status=status)
+            raise FXAuthError(f"FX のトークンが存在しないか無効です (HTTP 401)。"
+                              f"環境変数 {self.token_env} を確認してください", status=status)
         if status == 403:
             raise FXAuthError("この利用者には仕訳・マスターの更新権限がありません (HTTP 403)。"
                               "FX の利用者権限を確認してください", status=status)

@@ -39,11 +39,12 @@ import getpass
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from converter.errors import LedgerError, LedgerLocked
 
@@ -53,7 +54,7 @@ __all__ = [
     "default_ledger_path", "document_key",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: parent/role/posted for corrections (赤黒訂正)
 MAX_JOURNO_READ: Final = 999_999  # journo_read: 6 half-width digits
 MAX_JOURNO: Final = 99_999  # journo: 5 half-width digits
 
@@ -81,7 +82,8 @@ CREATE TABLE IF NOT EXISTS documents (
     journo INTEGER CHECK (journo IS NULL OR journo BETWEEN 1 AND {MAX_JOURNO}),
     kind TEXT NOT NULL DEFAULT '', doc_no TEXT NOT NULL DEFAULT '', ymd TEXT NOT NULL DEFAULT '',
     amount INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    operator TEXT NOT NULL DEFAULT '');
+    operator TEXT NOT NULL DEFAULT '', parent TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT 'original', posted TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS documents_status ON documents (status);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL,
@@ -92,8 +94,30 @@ CREATE INDEX IF NOT EXISTS events_key ON events (key);
 
 _DOC_COLUMNS = (
     "key, journo_read, content_hash, status, attempts, last_message, journo, kind, doc_no,"
-    " ymd, amount, created_at, updated_at, operator"
+    " ymd, amount, created_at, updated_at, operator, parent, role"
 )
+#: Columns added after version 1, with their definitions (migrated in place on open).
+_V2_COLUMNS = {
+    "parent": "TEXT NOT NULL DEFAULT ''",
+    "role": "TEXT NOT NULL DEFAULT 'original'",
+    "posted": "TEXT NOT NULL DEFAULT ''",
+}
+ROLES: Final = ("original", "reversal", "replacement")
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files created inside are user-only. umask is process-wide, so one thread at a time
+    (``converter batch`` opens the ledgers of several companies in threads)."""
+    with _UMASK_LOCK:
+        old = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(old)
 
 
 def default_ledger_path(mappings_dir: Path, ocode: str) -> Path:
@@ -116,6 +140,8 @@ class DocumentInfo:
     doc_no: str = ""
     ymd: str = ""
     amount: int = 0
+    parent: str = ""  # for a correction: the source document it corrects
+    role: str = "original"  # original | reversal (取消) | replacement (訂正後)
 
 
 @dataclass(frozen=True)
@@ -136,6 +162,8 @@ class DocumentRecord:
     created_at: str
     updated_at: str
     operator: str
+    parent: str = ""
+    role: str = "original"
 
     @property
     def status_label(self) -> str:
@@ -258,8 +286,7 @@ class Ledger:
     @classmethod
     def _connect_rw(cls, path: Path, ocode: str) -> sqlite3.Connection:
         # umask covers the -wal/-shm side files; SQLite also copies the main file's mode.
-        old_umask = os.umask(0o077)
-        try:
+        with _private_umask():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -278,12 +305,25 @@ class Ledger:
                             conn.execute(statement)
                     cls._init_meta(conn, ocode)
                     conn.execute("COMMIT")
+                else:
+                    cls._migrate(conn)
             except BaseException:
                 conn.close()
                 raise
-        finally:
-            os.umask(old_umask)
         return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Version 1 ledgers gain the correction columns; nothing else changes."""
+        have = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+        missing = {name: spec for name, spec in _V2_COLUMNS.items() if name not in have}
+        if not missing:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        for name, spec in missing.items():
+            conn.execute(f"ALTER TABLE documents ADD COLUMN {name} {spec}")
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
 
     @staticmethod
     def _init_meta(conn: sqlite3.Connection, ocode: str) -> None:
@@ -327,15 +367,13 @@ class Ledger:
         if self._lock_depth:
             self._lock_depth += 1
             return
-        old_umask = os.umask(0o077)
         try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            with _private_umask():
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as err:
             raise LedgerError(f"ロックファイルを作れません ({err})",
                               file=str(self.lock_path)) from err
-        finally:
-            os.umask(old_umask)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -477,12 +515,15 @@ class Ledger:
                 rows = []
                 for offset, doc in enumerate(new):
                     ids[doc.key] = first + offset
+                    if doc.role not in ROLES:
+                        raise LedgerError(f"不明な役割です: {doc.role}")
                     rows.append((doc.key, first + offset, doc.content_hash, doc.kind, doc.doc_no,
-                                 doc.ymd, int(doc.amount), now, now, self.operator))
+                                 doc.ymd, int(doc.amount), now, now, self.operator, doc.parent,
+                                 doc.role))
                 conn.executemany(
                     "INSERT INTO documents (key, journo_read, content_hash, status, kind, doc_no,"
-                    " ymd, amount, created_at, updated_at, operator)"
-                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)", rows)
+                    " ymd, amount, created_at, updated_at, operator, parent, role)"
+                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo_read'",
                              (str(first + len(new)),))
                 self._events(conn, ((d.key, "register", "pending", "") for d in new))
@@ -572,19 +613,45 @@ class Ledger:
         here = set(present)
         kind_set = set(kinds) if kinds is not None else None
         rows = self._conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'done'"
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'done' AND role = 'original'"
             " AND ymd BETWEEN ? AND ? ORDER BY journo_read", (ymd_from, ymd_to))
         return [rec for rec in (DocumentRecord(*r) for r in rows)
                 if rec.key not in here and (kind_set is None or rec.kind in kind_set)]
 
+    def chains(self, keys: Iterable[str]) -> dict[str, list[DocumentRecord]]:
+        """Each source document's records: the original, then its corrections in order."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, list[DocumentRecord]] = {}
+        for part in _chunks(wanted):
+            marks = ",".join("?" * len(part))
+            sql = (f"SELECT {_DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
+                   f" OR parent IN ({marks}) ORDER BY journo_read")
+            for row in self._conn.execute(sql, tuple(part) * 2):
+                record = DocumentRecord(*row)
+                found.setdefault(record.parent or record.key, []).append(record)
+        return found
+
+    def posted(self, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The slips each document was sent as (empty list if it never was)."""
+        result: dict[str, list[dict[str, Any]]] = {}
+        for part in _chunks(list(dict.fromkeys(keys))):
+            marks = ",".join("?" * len(part))
+            for key, body in self._conn.execute(
+                    f"SELECT key, posted FROM documents WHERE key IN ({marks})", tuple(part)):
+                result[key] = json.loads(body) if body else []
+        return result
+
     # ----------------------------------------------------------------- transitions
     def mark_sending(
-        self, items: Iterable[str | DocumentInfo], *, journos: Mapping[str, int] | None = None
+        self, items: Iterable[str | DocumentInfo], *, journos: Mapping[str, int] | None = None,
+        posted: Mapping[str, str] | None = None,
     ) -> None:
         """pending/error → sending, attempts + 1; commit BEFORE the POST.
 
         A :class:`DocumentInfo` refreshes the stored hash and details to what is being sent.
         ``journos`` records the FX 伝票番号 put in the payload (needed to check 要確認 slips).
+        ``posted`` keeps each document's slips exactly as sent (JSON): a later correction must
+        reverse what FX holds, and the API cannot be asked for it.
         Requires the run lock: concurrent senders are how slips get posted twice.
         """
         if not self.locked:
@@ -593,12 +660,13 @@ class Ledger:
         infos = {i.key: i for i in items if isinstance(i, DocumentInfo)}
         keys = [i.key if isinstance(i, DocumentInfo) else i for i in items]
         self._move(keys, allowed=("pending", "error"), to="sending", action="send", what="送信",
-                   journos=journos, refresh=infos)
+                   journos=journos, refresh=infos, posted=posted)
 
     def _move(
         self, keys: Iterable[str], *, allowed: Sequence[str], to: str, action: str, what: str,
         messages: Mapping[str, str] | None = None, default_message: str = "",
         journos: Mapping[str, int] | None = None, refresh: Mapping[str, DocumentInfo] | None = None,
+        posted: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Check every key, then move them all in one transaction (all or nothing)."""
         sending = to == "sending"  # a send attempt: count it, keep the last FX message visible
@@ -617,6 +685,8 @@ class Ledger:
                 "UPDATE documents SET content_hash = ?, kind = ?, doc_no = ?, ymd = ?, amount = ?"
                 " WHERE key = ?", [(d.content_hash, d.kind, d.doc_no, d.ymd, int(d.amount), k)
                                    for k, d in (refresh or {}).items()])
+            conn.executemany("UPDATE documents SET posted = ? WHERE key = ?",
+                             [(body, k) for k, body in (posted or {}).items() if k in before])
             self._events(conn, ((k, "retry" if sending and r.status == "error" else action, to,
                                  msgs[k]) for k, r in before.items()))
         return list(before)

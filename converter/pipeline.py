@@ -17,6 +17,7 @@ import pandas as pd
 from .config import Profile, Settings, load_profile, load_settings
 from .errors import Problem
 from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
+from .masters import apply_masters, load_masters
 from .normalise import normalise
 from .payload import JOURNO_READ_MAX, Request, build_requests, plan_chunks
 from .read import SourceFile, read_inputs
@@ -41,6 +42,7 @@ class Options:
     sheet: str | None = None
     filters: Filters = field(default_factory=Filters)
     truncate_memo: bool = False
+    use_masters: bool = True  # check against MAPPINGS/masters/<ocode>.json when it exists
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,12 @@ def convert(
     lines, notices = _memo(lines, options.truncate_memo)
     lines, found = number_slips(lines)
     problems += found
+    masters = load_masters(mappings_dir, settings) if options.use_masters else None
+    if masters is not None:
+        lines, found, more = apply_masters(lines, masters, settings, profile,
+                                           max_age_days=settings.masters_max_age_days)
+        problems += found
+        notices += more
 
     problems += validate_lines(lines, profile)
     balanced = lines[~lines["doc"].isin(row_problem_docs)]
@@ -155,14 +163,14 @@ def _memo(lines: pd.DataFrame, truncate: bool) -> tuple[pd.DataFrame, list[Probl
     notices = []
     wide = lines.loc[too_wide, ["rcj_slip", "_file", "_row", "doc"]]
     for index, memo, file, row, doc in wide.itertuples(name=None):  # only the over-wide memos
-        cut = _cut_to_width(str(memo), MEMO_WIDTH)
+        cut = cut_to_width(str(memo), MEMO_WIDTH)
         lines.at[index, "rcj_slip"] = cut
         notices.append(Problem(str(file), int(row), "摘要", str(memo)[:60], "memo_truncated",
                                f"摘要(rcj_slip)を 80 桁に切り詰めました: 「{cut}」", document=str(doc)))
     return lines, notices
 
 
-def _cut_to_width(text: str, width: int) -> str:
+def cut_to_width(text: str, width: int) -> str:
     used = 0
     for i, ch in enumerate(text):
         used += 1 if (" " <= ch <= "~" or "\uff61" <= ch <= "\uff9f") else 2

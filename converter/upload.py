@@ -1,29 +1,34 @@
 """Upload stage: send what the ledger says is not yet in FX, exactly once.
 
 Per request: the documents are committed as ``sending`` *before* the POST, and as ``done``
-after the 201. A 400 rejects the whole request (nothing stored): the documents it names
-become ``error`` and the rest are sent again in a new request. An ambiguous failure makes
-the documents ``unknown`` (要確認); they are never re-sent until the user says what FX holds
-(``converter resolve``). A run killed anywhere leaves at most ``sending`` documents, which
-the next run turns into ``unknown`` before doing anything else.
+after the 201. A 400 rejects the whole request (nothing stored): the units it names become
+``error`` and the rest are sent again in a new request. An ambiguous failure makes the
+documents ``unknown`` (要確認); they are never re-sent until the user says what FX holds
+(``converter resolve``). A run killed anywhere leaves at most ``sending`` documents, which the
+next run turns into ``unknown`` before doing anything else.
+
+A *unit* is what must reach FX together: one source document, or a correction (赤黒訂正:
+the reversal of what FX holds plus the new version). A unit always travels in one request,
+and FX stores a request whole or not at all, so the books never hold half a correction.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 
+from .corrections import Plan, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
 from .fxapi import FXClient, ImportResult, token_from_env
 from .ledger import DocumentInfo, Ledger, default_ledger_path
-from .payload import Request, build_requests, plan_chunks
+from .payload import MAX_LINES_PER_REQUEST, build_requests
 from .pipeline import Conversion, Options, convert
 
 Progress = Callable[[int, int], None]  # (documents finished, documents to send)
@@ -53,7 +58,9 @@ class UploadReport:
     errors: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()  # became 要確認 in this run
     already_done: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()  # done in FX, but the export now differs
+    changed: tuple[str, ...] = ()  # in FX, but the export now differs (not corrected in this run)
+    deleted: tuple[str, ...] = ()  # in FX, gone from the export (not corrected in this run)
+    corrected: tuple[str, ...] = ()  # reversal (+ new version) sent in this run
     still_unknown: tuple[str, ...] = ()  # 要確認 from an earlier run, not sent
     recovered: tuple[str, ...] = ()  # left in 連携中 by a killed run → 要確認
     requests: int = 0
@@ -61,7 +68,28 @@ class UploadReport:
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.errors or self.unknown or self.changed or self.still_unknown or self.recovered)
+        return bool(self.errors or self.unknown or self.changed or self.deleted or self.still_unknown
+                    or self.recovered)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One ledger document of a unit: its slips as they will be sent (journo added at send)."""
+
+    key: str
+    info: DocumentInfo
+    slips: tuple[dict[str, Any], ...]
+    sources: tuple[str, ...]  # slip_key of each slip in the conversion ("" for a reversal)
+    source_doc: str  # the source document (for messages)
+
+
+@dataclass(frozen=True)
+class Unit:
+    items: tuple[Item, ...]
+
+    @property
+    def lines(self) -> int:
+        return sum(len(s["detail"]) for i in self.items for s in i.slips)
 
 
 def upload_files(
@@ -74,7 +102,10 @@ def upload_files(
     token_env: str = "FX_API_TOKEN",
     dry_run: bool = False,
     only_errors: bool = False,
+    corrections: bool = False,
+    correction_date: date | None = None,
     transport: httpx.BaseTransport | None = None,
+    timeout: float | None = None,
     progress: Progress | None = None,
 ) -> tuple[Conversion, UploadReport]:
     """Convert, refuse on any problem, then send through the ledger (the CLI's one call)."""
@@ -85,178 +116,219 @@ def upload_files(
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
     if dry_run:
         with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
-            return conversion, plan_upload(conversion, ledger, only_errors=only_errors)
+            plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections)
+            return conversion, UploadReport(
+                dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
+                deleted=plan.deleted, still_unknown=plan.unknown, requests=_count_requests(conversion, ledger, plan))
     token = token_from_env(token_env)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     with Ledger.open(path, ocode=settings.ocode, lock=True) as ledger, FXClient(
-        base_url or settings.base_url, settings.ocode, token, locale=settings.locale, transport=transport
+        base_url or settings.base_url, settings.ocode, token, locale=settings.locale, transport=transport,
+        timeout=http_timeout, token_env=token_env,
     ) as client:
-        report = send(conversion, ledger, client, only_errors=only_errors, progress=progress)
+        report = send(conversion, ledger, client, only_errors=only_errors, corrections=corrections,
+                      correction_date=correction_date, progress=progress)
     return conversion, report
-
-
-def _infos(docs: pd.DataFrame) -> list[DocumentInfo]:
-    return [
-        DocumentInfo(key=str(d), content_hash=str(h), kind=str(k), doc_no=str(n), ymd=str(y), amount=int(a))
-        for d, h, k, n, y, a in docs[["doc", "content_hash", "kind", "doc_no", "date", "debit"]].itertuples(
-            index=False, name=None)
-    ]
-
-
-def plan_upload(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False) -> UploadReport:
-    """What an upload would do, without writing anything (``--dry-run``)."""
-    infos = _infos(conversion.documents)
-    plan = ledger.classify(infos)
-    to_send = _select(plan.to_send, ledger, only_errors)
-    requests = plan_chunks(conversion.documents[conversion.documents["doc"].isin(to_send)])[0]
-    return UploadReport(dry_run=True, to_send=to_send, already_done=plan.done_same, changed=plan.changed,
-                        still_unknown=plan.unknown + plan.sending, requests=int(requests.max() if len(requests) else 0))
-
-
-def _select(keys: tuple[str, ...], ledger: Ledger, only_errors: bool) -> tuple[str, ...]:
-    if not only_errors:
-        return keys
-    records = ledger.get(keys)
-    return tuple(k for k in keys if k in records and records[k].status == "error")
 
 
 def send(
     conversion: Conversion, ledger: Ledger, client: FXClient, *, only_errors: bool = False,
-    progress: Progress | None = None,
+    corrections: bool = False, correction_date: date | None = None, progress: Progress | None = None,
 ) -> UploadReport:
-    """Send every document of ``conversion`` that the ledger does not hold as done."""
+    """Send every unit the plan calls for; record each step in the ledger first."""
     recovered = tuple(ledger.recover())
-    infos = {i.key: i for i in _infos(conversion.documents)}
-    plan = ledger.classify(list(infos.values()))
-    to_send = _select(plan.to_send, ledger, only_errors)
-    ids = ledger.assign_ids([infos[k] for k in to_send])
-    docs = conversion.documents[conversion.documents["doc"].isin(to_send)].copy()
-    docs["journo_read"] = docs["doc"].map(ids)
-    auto_numbering = client.auto_numbering() if len(docs) else True
-
-    sender = _Sender(conversion, ledger, client, docs, infos, auto_numbering, progress)
-    sender.run()
+    plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections)
+    units = _units(conversion, ledger, plan, correction_date)
+    auto_numbering = client.auto_numbering() if units else True
+    sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units))
+    sender.run(units)
     return UploadReport(
-        dry_run=False, to_send=to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
-        unknown=tuple(sender.unknown), already_done=plan.done_same, changed=plan.changed,
-        still_unknown=tuple(k for k in plan.unknown + plan.sending if k not in recovered),
-        recovered=recovered, requests=sender.requests, messages=tuple(sender.messages),
+        dry_run=False, to_send=plan.to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
+        unknown=tuple(sender.unknown), already_done=plan.done_same,
+        changed=tuple(k for k in plan.changed if k not in plan.correct),
+        deleted=tuple(k for k in plan.deleted if k not in plan.correct),
+        corrected=tuple(k for k in plan.correct
+                        if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k)),
+        still_unknown=tuple(k for k in plan.unknown if k not in recovered), recovered=recovered,
+        requests=sender.requests, messages=tuple(sender.messages),
     )
+
+
+def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: date | None) -> list[Unit]:
+    """Register what is new in the ledger and turn the plan into units with their slips."""
+    docs = conversion.documents.set_index("doc", drop=False)
+    ids = ledger.assign_ids([plan.infos[k] for k in plan.register])
+    sources = [plan.source_of[k] for k in plan.register if plan.source_of[k]]
+    slips, slip_keys = _slips_by_doc(conversion, docs.loc[list(dict.fromkeys(sources))], ids, plan)
+    posted = ledger.posted(plan.reverse_from.values())
+    units = []
+    for group in plan.units:
+        items = []
+        for key in group:
+            source = plan.source_of[key]
+            if key in plan.reverse_from:  # a reversal: what FX holds, turned around
+                flipped = reversal_slips(posted[plan.reverse_from[key]], ids[key], correction_date)
+                items.append(Item(key, plan.infos[key], tuple(flipped), ("",) * len(flipped), plan.parent_of[key]))
+            else:
+                items.append(Item(key, plan.infos[key], tuple(_with_id(slips[source], ids[key])),
+                                  tuple(slip_keys[source]), source))
+        units.append(Unit(tuple(items)))
+    return units
+
+
+def _count_requests(conversion: Conversion, ledger: Ledger, plan: Plan) -> int:
+    """How many requests the plan's units pack into (for --dry-run)."""
+    lines: dict[str, int] = {str(d): int(n) for d, n in zip(conversion.documents["doc"],
+                                                            conversion.documents["lines"], strict=True)}
+    for key, reversed_key in plan.reverse_from.items():
+        slips = ledger.posted([reversed_key]).get(reversed_key, [])
+        lines[key] = sum(len(slip["detail"]) for slip in slips)
+    requests, used = 0, 0
+    for unit in plan.units:
+        size = sum(lines.get(plan.source_of[k] or k, 0) for k in unit)
+        if not requests or used + size > MAX_LINES_PER_REQUEST:
+            requests, used = requests + 1, 0
+        used += size
+    return requests
+
+
+def _slips_by_doc(conversion: Conversion, docs: pd.DataFrame, ids: dict[str, int],
+                  plan: Plan) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
+    """Every needed source document's slips, built once from the conversion's lines."""
+    if docs.empty:
+        return {}, {}
+    docs = docs.assign(request=1, journo_read=0)
+    slips: dict[str, list[dict[str, Any]]] = {}
+    keys: dict[str, list[str]] = {}
+    for request in build_requests(conversion.lines, docs.reset_index(drop=True), conversion.settings):
+        for slip, slip_key in zip(request.body["slips"], request.slip_keys, strict=True):
+            doc = slip_key.rsplit("#", 1)[0]
+            slips.setdefault(doc, []).append(slip)
+            keys.setdefault(doc, []).append(slip_key)
+    return slips, keys
+
+
+def _with_id(slips: list[dict[str, Any]], journo_read: int) -> list[dict[str, Any]]:
+    return [{**s, "journo_read": str(journo_read)} for s in slips]
 
 
 class _Sender:
     """The request loop; holds the per-run bookkeeping so each step reads as one decision."""
 
-    def __init__(self, conversion: Conversion, ledger: Ledger, client: FXClient, docs: pd.DataFrame,
-                 infos: dict[str, DocumentInfo], auto_numbering: bool, progress: Progress | None) -> None:
+    def __init__(self, conversion: Conversion, ledger: Ledger, client: FXClient, auto_numbering: bool,
+                 progress: Progress | None, total: int) -> None:
         self.conversion, self.ledger, self.client = conversion, ledger, client
-        self.docs = docs.set_index("doc", drop=False)
-        self.journo_reads = {str(k): int(v) for k, v in self.docs["journo_read"].items()}
-        self.doc_nos = {str(k): str(v) for k, v in self.docs["doc_no"].items()}
-        self.infos, self.auto_numbering, self.progress = infos, auto_numbering, progress
+        self.auto_numbering, self.progress, self.total = auto_numbering, progress, total
+        docs = conversion.documents
+        self.doc_nos = dict(zip(docs["doc"], docs["doc_no"], strict=True))
         self.sent: list[str] = []
         self.errors: list[str] = []
         self.unknown: list[str] = []
         self.messages: list[FXMessage] = []
         self.requests = 0
-        self.total = len(docs)
 
-    def run(self) -> None:
-        numbers, _ = plan_chunks(self.docs.reset_index(drop=True))
-        queue: deque[list[str]] = deque(
-            list(group) for _, group in self.docs["doc"].groupby(numbers.to_numpy(), sort=True)
-        )
+    def run(self, units: list[Unit]) -> None:
+        queue = list(units)
         while queue:
-            retry_rest = self._send_chunk(queue.popleft())
-            if retry_rest:
-                queue.appendleft(retry_rest)
+            batch: list[Unit] = []
+            used = 0
+            while queue and (not batch or used + queue[0].lines <= MAX_LINES_PER_REQUEST):
+                used += queue[0].lines
+                batch.append(queue.pop(0))
+            queue[:0] = self._send(batch)
 
-    def _send_chunk(self, keys: list[str]) -> list[str]:
-        """Send one request; return the documents to send again (after a 400), if any."""
-        chunk = self.docs.loc[keys].assign(request=1)
-        journos = self._journos(chunk)
-        (request,) = build_requests(self.conversion.lines, chunk, self.conversion.settings, journos)
-        per_doc = self._journo_per_doc(request, journos)
-        self.ledger.mark_sending([self.infos[k] for k in request.docs], journos=per_doc or None)
+    def _send(self, batch: list[Unit]) -> list[Unit]:
+        """Send one request; return the units to send again (after a 400), if any."""
+        items = [i for u in batch for i in u.items]
+        n_slips = sum(len(i.slips) for i in items)
+        numbers = iter(self.ledger.issue_journos(n_slips)) if not self.auto_numbering else None
+        slips, owners, sources = [], [], []
+        journos: dict[str, int] = {}
+        posted: dict[str, str] = {}
+        for item in items:
+            mine = []
+            for slip, source in zip(item.slips, item.sources, strict=True):
+                if numbers is not None:
+                    number = next(numbers)
+                    journos.setdefault(item.key, number)
+                    slip = {"ymd_tr": slip["ymd_tr"], "journo": str(number),
+                            **{k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")}}
+                mine.append(slip)
+                owners.append(item)
+                sources.append(source)
+            slips += mine
+            posted[item.key] = json.dumps(mine, ensure_ascii=False)
+        keys = [i.key for i in items]
+        self.ledger.mark_sending([i.info for i in items], journos=journos or None, posted=posted)
+        body = json.dumps({"slips": slips}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:
-            result = self.client.import_slips(request.to_json())
+            result = self.client.import_slips(body)
         except FXAPIError:
             # 401/403/406: FX refused before storing anything; stop the run.
-            self.ledger.mark_unsent(request.docs, "FX が要求を拒否しました (認証・権限・形式)")
+            self.ledger.mark_unsent(keys, "FX が要求を拒否しました (認証・権限・形式)")
             raise
         self.requests += 1
-        return self._record(request, result)
+        return self._record(batch, keys, owners, sources, result)
 
-    def _journos(self, chunk: pd.DataFrame) -> dict[str, int] | None:
-        if self.auto_numbering:
-            return None
-        slip_keys = self.conversion.lines.loc[self.conversion.lines["doc"].isin(chunk.index), "slip_key"].unique()
-        return dict(zip(slip_keys, self.ledger.issue_journos(len(slip_keys)), strict=True))
-
-    @staticmethod
-    def _journo_per_doc(request: Request, journos: dict[str, int] | None) -> dict[str, int]:
-        if not journos:
-            return {}
-        first: dict[str, int] = {}
-        for slip_key in request.slip_keys:
-            first.setdefault(slip_key.rsplit("#", 1)[0], journos[slip_key])
-        return first
-
-    def _record(self, request: Request, result: ImportResult) -> list[str]:
-        keys = list(request.docs)
+    def _record(self, batch: list[Unit], keys: list[str], owners: list[Item], sources: list[str],
+                result: ImportResult) -> list[Unit]:
         if result.outcome == "stored":
-            found = self._trace(request, result.informations, "information")
-            texts = self._texts(found)
+            texts = self._texts(self._trace(owners, sources, result.informations, "information"))
             self.ledger.mark_done(keys, messages=texts)
             self.sent += keys
-            self._tick(len(keys))
-            return []
-        if result.outcome == "ambiguous":
+        elif result.outcome == "ambiguous":
             self.ledger.mark_unknown(keys, result.message)
             self.unknown += keys
-            self._tick(len(keys))
-            return []
-        if result.outcome == "not_sent":
+        elif result.outcome == "not_sent":
             # FX certainly stored nothing: エラー, so that `retry` (or the next upload) sends them again.
             self.ledger.mark_error({k: result.message + "。時間をおいて再連携してください" for k in keys})
             self.errors += keys
-            self._tick(len(keys))
-            return []
-        found = self._trace(request, result.errors, "error")
-        named = {m.doc for m in found if m.doc}
-        if not named:  # a 400 that names no slip: nothing to separate, all are in error
-            named = set(keys)
+        else:
+            return self._rejected(batch, keys, owners, sources, result)
+        self._tick(len(keys))
+        return []
+
+    def _rejected(self, batch: list[Unit], keys: list[str], owners: list[Item], sources: list[str],
+                  result: ImportResult) -> list[Unit]:
+        """A 400 stored nothing: the units it names are in error, the others go again."""
+        found = self._trace(owners, sources, result.errors, "error")
+        named_keys = {m.doc for m in found if m.doc}
+        bad_units = [u for u in batch if any(i.key in named_keys for i in u.items)] or batch
+        if not named_keys:  # a 400 that names no slip: nothing to separate
             content = "; ".join(str(e.get("content", "")) for e in result.errors) or "FX が要求を拒否しました (400)"
-            found = [FXMessage(k, self.doc_nos[k], self.journo_reads[k], "error", content) for k in keys]
+            found = [FXMessage(k, "", 0, "error", content) for k in keys]
             self.messages += found
         texts = self._texts(found)
-        rejected = [k for k in keys if k in named]
-        rest = [k for k in keys if k not in named]
-        self.ledger.mark_error({k: texts.get(k, "FX エラー") for k in rejected})
-        self.errors += rejected
-        self._tick(len(rejected))
+        bad = [i.key for u in bad_units for i in u.items]
+        self.ledger.mark_error({k: texts.get(k, "同じ訂正の組の他の伝票が FX でエラーになりました") for k in bad})
+        self.errors += bad
+        self._tick(len(bad))
+        rest = [u for u in batch if u not in bad_units]
         if rest:
-            self.ledger.mark_unsent(rest, "同じ要求の他の帳票が FX でエラーになったため再送します")
+            self.ledger.mark_unsent([i.key for u in rest for i in u.items],
+                                    "同じ要求の他の帳票が FX でエラーになったため再送します")
         return rest
 
-    def _trace(self, request: Request, items: tuple[dict[str, Any], ...], kind: str) -> list[FXMessage]:
-        """groupno/lineno/is_ocr_dc → document and source file:row."""
+    def _trace(self, owners: list[Item], sources: list[str], answers: tuple[dict[str, Any], ...],
+               kind: str) -> list[FXMessage]:
+        """groupno/lineno/is_ocr_dc → ledger document and source file:row."""
         lines = self.conversion.lines
         found = []
-        for item in items:
-            groupno = item.get("groupno")
-            doc, file, row = "", "", None
-            if isinstance(groupno, int) and 1 <= groupno <= len(request.slip_keys):
-                slip_key = request.slip_keys[groupno - 1]
-                doc = slip_key.rsplit("#", 1)[0]
-                match = lines[(lines["slip_key"] == slip_key) & (lines["pos_dsp"] == item.get("lineno"))]
-                if item.get("is_ocr_dc") is not None:
-                    match = match[match["side"] == item.get("is_ocr_dc")]
-                source = match if len(match) else lines[lines["slip_key"] == slip_key]
-                file, row = str(source["_file"].iloc[0]), int(source["_row"].iloc[0])
-            found.append(FXMessage(doc, self.doc_nos.get(doc, ""), self.journo_reads.get(doc, 0), kind,
-                                   str(item.get("content", "")), groupno,
-                                   item.get("lineno"), item.get("is_ocr_dc"), file, row))
+        for answer in answers:
+            groupno = answer.get("groupno")
+            key, doc_no, journo_read, file, row = "", "", 0, "", None
+            if isinstance(groupno, int) and 1 <= groupno <= len(owners):
+                item, source = owners[groupno - 1], sources[groupno - 1]
+                key, doc_no = item.key, self.doc_nos.get(item.source_doc, "")
+                journo_read = int(item.slips[0]["journo_read"])
+                if source:
+                    match = lines[(lines["slip_key"] == source) & (lines["pos_dsp"] == answer.get("lineno"))]
+                    if answer.get("is_ocr_dc") is not None:
+                        match = match[match["side"] == answer.get("is_ocr_dc")]
+                    hit = match if len(match) else lines[lines["slip_key"] == source]
+                    file, row = str(hit["_file"].iloc[0]), int(hit["_row"].iloc[0])
+            found.append(FXMessage(key, doc_no, journo_read, kind, str(answer.get("content", "")), groupno,
+                                   answer.get("lineno"), answer.get("is_ocr_dc"), file, row))
         self.messages += found
         return found
 

@@ -1,0 +1,189 @@
+"""What an upload must do with each source document, given its history in the ledger.
+
+The FX API only adds slips. Jobcan re-exports an edited document and simply drops a deleted
+one, so a document already in FX can be *changed* (same key, new content hash) or *deleted*
+(in the export's period and kind, but gone). With ``--corrections`` they are fixed the way an
+accountant would by hand (赤黒訂正): a reversing slip — what FX holds, debit and credit swapped,
+摘要 prefixed 「取消:」 — followed by the new version (for a deletion, the reversal alone).
+
+Ledger records of one source document ``K`` form a chain: the original ``K``, then correction
+groups ``K|取消n`` (reversal) and ``K|訂正n`` (replacement). A group is sent in one request, so
+it is stored whole or not at all. The *effective* version — what FX holds now — is the last
+replacement of a done group, nothing after a done reversal-only group, else the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from .ledger import DocumentInfo, DocumentRecord, Ledger
+from .pipeline import Conversion, cut_to_width
+
+REVERSAL_PREFIX = "取消:"
+MEMO_WIDTH = 80
+
+
+@dataclass
+class Plan:
+    infos: dict[str, DocumentInfo] = field(default_factory=dict)  # ledger key → what is sent
+    register: list[str] = field(default_factory=list)  # ledger keys to send, in order
+    units: list[tuple[str, ...]] = field(default_factory=list)  # keys that travel together
+    source_of: dict[str, str] = field(default_factory=dict)  # ledger key → conversion doc ("" = reversal)
+    parent_of: dict[str, str] = field(default_factory=dict)  # ledger key → source document
+    reverse_from: dict[str, str] = field(default_factory=dict)  # reversal key → key whose slips it reverses
+    to_send: tuple[str, ...] = ()  # source documents with something to send
+    done_same: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
+    correct: tuple[str, ...] = ()  # source documents corrected by this run
+
+
+def _infos(docs: pd.DataFrame) -> dict[str, DocumentInfo]:
+    columns = docs[["doc", "content_hash", "kind", "doc_no", "date", "debit"]]
+    return {str(d): DocumentInfo(key=str(d), content_hash=str(h), kind=str(k), doc_no=str(n), ymd=str(y),
+                                 amount=int(a))
+            for d, h, k, n, y, a in columns.itertuples(index=False, name=None)}
+
+
+def _groups(chain: Sequence[DocumentRecord]) -> list[list[DocumentRecord]]:
+    """Correction groups in order (the original is ``chain[0]``)."""
+    by_number: dict[int, list[DocumentRecord]] = {}
+    for record in chain[1:]:
+        suffix = record.key.rsplit("|", 1)[1]
+        by_number.setdefault(int(suffix[2:]), []).append(record)
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord]]) -> DocumentRecord | None:
+    """What FX holds after the given (done) groups: None when the last one only reversed."""
+    current: DocumentRecord | None = chain[0]
+    for group in groups:
+        replacement = [r for r in group if r.role == "replacement"]
+        current = replacement[0] if replacement else None
+    return current
+
+
+def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False,
+                   corrections: bool = False) -> Plan:
+    plan = Plan()
+    docs = conversion.documents
+    export = _infos(docs)
+    vanished: list[str] = []
+    if len(docs):
+        kinds = set(docs["kind"])
+        vanished = [r.key for r in ledger.vanished(export, ymd_from=str(docs["date"].min()),
+                                                   ymd_to=str(docs["date"].max()), kinds=kinds)]
+    chains = ledger.chains([*export, *vanished])
+    outcome: dict[str, list[str]] = {k: [] for k in ("to_send", "done_same", "changed", "deleted", "unknown",
+                                                      "correct")}
+    for key in [*export, *vanished]:
+        chain = chains.get(key, [])
+        here = export.get(key)
+        verdict = _decide(key, here, chain, plan, only_errors, corrections)
+        if verdict:
+            outcome[verdict].append(key)
+            if verdict == "correct":
+                outcome["changed" if here else "deleted"].append(key)
+    plan.to_send = tuple(dict.fromkeys(outcome["to_send"] + outcome["correct"]))
+    plan.done_same, plan.changed, plan.deleted = (tuple(outcome[k]) for k in ("done_same", "changed", "deleted"))
+    plan.unknown, plan.correct = tuple(outcome["unknown"]), tuple(outcome["correct"])
+    return plan
+
+
+def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], plan: Plan, only_errors: bool,
+            corrections: bool) -> str:
+    """One source document's verdict; adds the units to send to ``plan``."""
+    if not chain:
+        if here is None or only_errors:
+            return ""
+        _add(plan, [(key, here, key, "")])
+        return "to_send"
+    groups = _groups(chain)
+    last = groups[-1] if groups else [chain[0]]
+    statuses = {r.status for r in last}
+    if statuses & {"unknown", "sending"}:
+        return "unknown"
+    if statuses & {"pending", "error"}:
+        if only_errors and "error" not in statuses:
+            return ""
+        if not groups:
+            if here is None:  # never reached FX and now gone from the export: nothing to send
+                return ""
+            _add(plan, [(key, here, key, "")])
+            return "to_send"
+        return _resend_group(key, here, chain, groups, plan)
+    effective = _effective(chain, groups)
+    if here is not None and effective is not None and effective.content_hash == here.content_hash:
+        return "done_same"
+    if here is None and effective is None:
+        return ""  # deleted before, and reversed already
+    if not corrections or only_errors:
+        return "changed" if here is not None else "deleted"
+    number = len(groups) + 1
+    members = []
+    if effective is not None:
+        members.append((f"{key}|取消{number}", _reversal_info(key, effective, number), "", effective.key))
+    if here is not None:
+        members.append((f"{key}|訂正{number}", _replacement_info(key, here, number), key, ""))
+    _add(plan, members)
+    return "correct"
+
+
+def _resend_group(key: str, here: DocumentInfo | None, chain: list[DocumentRecord],
+                  groups: list[list[DocumentRecord]], plan: Plan) -> str:
+    """A correction that did not reach FX: send the same group again (its reversal unchanged)."""
+    before = _effective(chain, groups[:-1])
+    members = []
+    for record in groups[-1]:
+        if record.role == "reversal" and before is not None:
+            members.append((record.key, _reversal_info(key, before, 0, record.key), "", before.key))
+        elif record.role == "replacement":
+            if here is None:
+                return "changed"  # its new version vanished from the export before it was sent
+            members.append((record.key, _replacement_info(key, here, 0, record.key), key, ""))
+    _add(plan, members)
+    return "correct"
+
+
+def _reversal_info(parent: str, reversed_: DocumentRecord, number: int, key: str = "") -> DocumentInfo:
+    return DocumentInfo(key=key or f"{parent}|取消{number}", content_hash=reversed_.content_hash,
+                        kind=reversed_.kind, doc_no=reversed_.doc_no, ymd=reversed_.ymd,
+                        amount=-reversed_.amount, parent=parent, role="reversal")
+
+
+def _replacement_info(parent: str, here: DocumentInfo, number: int, key: str = "") -> DocumentInfo:
+    return DocumentInfo(key=key or f"{parent}|訂正{number}", content_hash=here.content_hash, kind=here.kind,
+                        doc_no=here.doc_no, ymd=here.ymd, amount=here.amount, parent=parent, role="replacement")
+
+
+def _add(plan: Plan, members: list[tuple[str, DocumentInfo, str, str]]) -> None:
+    """members: (ledger key, info, conversion doc it sends or "", key whose slips it reverses or "")."""
+    for key, info, source, reverses in members:
+        plan.infos[key] = info
+        plan.register.append(key)
+        plan.source_of[key] = source
+        plan.parent_of[key] = info.parent or key
+        if reverses:
+            plan.reverse_from[key] = reverses
+    plan.units.append(tuple(m[0] for m in members))
+
+
+def reversal_slips(posted: list[dict[str, Any]], journo_read: int, on: date | None) -> list[dict[str, Any]]:
+    """What FX holds, turned around: debit ↔ credit, 摘要 prefixed 「取消:」, a new journo_read."""
+    slips = []
+    for slip in posted:
+        head = {k: v for k, v in slip.items() if k not in ("ymd_tr", "journo", "journo_read", "detail")}
+        details = []
+        for line in slip["detail"]:
+            flipped = {**line, "is_ocr_dc": 1 - int(line["is_ocr_dc"])}
+            flipped["rcj_slip"] = cut_to_width(REVERSAL_PREFIX + str(line.get("rcj_slip", "")), MEMO_WIDTH)
+            details.append(flipped)
+        slips.append({"ymd_tr": on.isoformat() if on else slip["ymd_tr"], "journo_read": str(journo_read),
+                      **head, "detail": details})
+    return slips

@@ -1,0 +1,161 @@
+"""Corrections (赤黒訂正): edited and deleted documents after upload, against the emulator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_mappings, sale, to_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from converter.emulator import Emulator
+from converter.ledger import Ledger
+from converter.pipeline import Options, convert
+from converter.upload import UploadReport, upload_files
+
+WriteCsv = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FX_API_TOKEN", "emulator-token")
+
+
+def up(path: Path, mappings: Path, emu: Emulator, ledger: Path, **kw: object) -> UploadReport:
+    _, report = upload_files([path], mappings, Options(), ledger_path=ledger, transport=emu.transport(),
+                             **kw)  # type: ignore[arg-type]
+    return report
+
+
+def chain(ledger: Path) -> dict[str, tuple[str, str, str]]:
+    with Ledger.open(ledger, ocode="tc09999001", readonly=True) as book:
+        return {r.key: (r.role, r.parent, r.status) for r in book.documents()}
+
+
+def month() -> list[dict[str, str]]:
+    return [sale("A", 11000, 1000, date="2026/10/01"), sale("B", 22000, 2000, date="2026/10/02"),
+            sale("C", 33000, 3000, date="2026/10/03")]
+
+
+def test_edited_document_is_reported_then_corrected(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    rows = month()
+    up(write_csv(rows), mappings, emu, ledger)
+    rows[1] = sale("B", 55000, 5000, date="2026/10/02", memo="単価訂正")
+    edited = write_csv(rows, name="edited.csv")
+    report = up(edited, mappings, emu, ledger)
+    assert report.changed == ("売上|B|2026-10-02",) and report.needs_attention and report.requests == 0
+
+    fixed = up(edited, mappings, emu, ledger, corrections=True, correction_date=date(2026, 10, 31))
+    assert fixed.corrected == ("売上|B|2026-10-02",) and not fixed.needs_attention
+    assert fixed.requests == 1  # reversal and new version travel in one request
+    stored = emu.stored_slips()
+    reversal, replacement = stored[-2]["slip"], stored[-1]["slip"]
+    assert reversal["ymd_tr"] == "2026-10-31"
+    assert [d["is_ocr_dc"] for d in reversal["detail"]] == [0, 1]  # debit and credit swapped
+    assert all(d["rcj_slip"].startswith("取消:") for d in reversal["detail"])
+    assert [d["amnt_tr"] for d in replacement["detail"]] == [55000, 55000]
+    links = chain(ledger)
+    assert links["売上|B|2026-10-02|取消1"] == ("reversal", "売上|B|2026-10-02", "done")
+    assert links["売上|B|2026-10-02|訂正1"] == ("replacement", "売上|B|2026-10-02", "done")
+    # Re-runs never reverse twice.
+    again = up(edited, mappings, emu, ledger, corrections=True)
+    assert again.requests == 0 and not again.needs_attention and len(emu.stored_slips()) == 5
+
+
+def test_deleted_document_gets_a_reversal_only_once(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    up(write_csv(month()), mappings, emu, ledger)
+    without_b = write_csv([r for r in month() if r["doc"] != "B"], name="b-gone.csv")
+    listed = up(without_b, mappings, emu, ledger)
+    assert listed.deleted == ("売上|B|2026-10-02",) and listed.needs_attention
+    fixed = up(without_b, mappings, emu, ledger, corrections=True)
+    assert fixed.corrected == ("売上|B|2026-10-02",) and fixed.requests == 1
+    assert len(emu.stored_slips()) == 4
+    again = up(without_b, mappings, emu, ledger, corrections=True)
+    assert again.requests == 0 and not again.deleted and not again.needs_attention
+    # Added back later: only the new version is sent (nothing left to reverse).
+    back = up(write_csv(month(), name="back.csv"), mappings, emu, ledger, corrections=True)
+    assert back.corrected == ("売上|B|2026-10-02",) and len(emu.stored_slips()) == 5
+    assert chain(ledger)["売上|B|2026-10-02|訂正2"][0] == "replacement"
+
+
+def test_deletion_only_within_the_exports_period_and_kinds(write_csv: WriteCsv, mappings: Path,
+                                                            tmp_path: Path) -> None:
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    rows = [*month(), sale("R", 5000, 0, kind="入金", dr="普通預金", dr_sub="みずほ銀行", cr="売掛金",
+                           cr_tax="対象外", cr_dep="", cr_taxamt="", date="2026/10/02")]
+    up(write_csv(rows), mappings, emu, ledger)
+    only_first_days = write_csv([r for r in month() if r["doc"] in ("A", "B")], name="part.csv")
+    report = up(only_first_days, mappings, emu, ledger, corrections=True)
+    # C (10/03) is outside 10/01–10/02; R is an 入金, a kind this export does not carry.
+    assert report.deleted == () and report.corrected == () and report.requests == 0
+
+
+def test_history_shows_the_chain(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from converter.cli import main
+
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    up(write_csv(month()), mappings, emu, ledger)
+    up(write_csv([r for r in month() if r["doc"] != "B"], name="x.csv"), mappings, emu, ledger, corrections=True)
+    result = CliRunner().invoke(main, ["history", "--ledger", str(ledger), "-m", str(mappings), "--format", "json"])
+    docs = {d["key"]: d for d in json.loads(result.stdout)}
+    reversal = docs["売上|B|2026-10-02|取消1"]
+    assert reversal["role"] == "reversal" and reversal["parent"] == "売上|B|2026-10-02"
+    assert reversal["journo_read"] > docs["売上|B|2026-10-02"]["journo_read"]
+    text = CliRunner().invoke(main, ["history", "--ledger", str(ledger), "-m", str(mappings)]).stdout
+    assert "取消" in text
+
+
+# --------------------------------------------------------------------------- property
+
+
+def _net_of_bodies(emu: Emulator) -> Counter[tuple[str, int]]:
+    net: Counter[tuple[str, int]] = Counter()
+    for record in emu.stored_slips():
+        for d in record["slip"]["detail"]:
+            sign = 1 if d["is_ocr_dc"] == 1 else -1
+            net[(d["cd_act"], int(d.get("cmtxrate", 0)))] += sign * d["amnt_tr"]
+    return +net + (-net)  # drop zeros, keep signs
+
+
+def _net_of_export(path: Path, mappings: Path) -> Counter[tuple[str, int]]:
+    result = convert([path], mappings)
+    net: Counter[tuple[str, int]] = Counter()
+    for cd, rate, side, amount in result.lines[["cd_act", "cmtxrate", "side", "amount"]].itertuples(index=False):
+        net[(cd, 0 if pd.isna(rate) else int(rate))] += (1 if side == 1 else -1) * int(amount)
+    return +net + (-net)
+
+
+DOCS = [f"D{i}" for i in range(4)]
+export_strategy = st.lists(  # each export: per document, absent or an amount choice
+    st.fixed_dictionaries({d: st.sampled_from([None, 1100, 2200, 3300]) for d in DOCS}), min_size=1, max_size=4)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(exports=export_strategy)
+def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFactory,
+                                             exports: list[dict[str, int | None]]) -> None:
+    """Any sequence of edits, deletions and re-adds: what FX holds nets to the latest export."""
+    folder = tmp_path_factory.mktemp("net")
+    mappings = make_mappings(folder / "m")
+    emu, ledger = Emulator(), folder / "l.sqlite"
+    # A fixed anchor document keeps every export's period and kind the same.
+    anchor = sale("ANCHOR", 110, 10, date="2026/10/01")
+    for n, export in enumerate(exports):
+        rows = [anchor] + [sale(d, amount, amount // 11, date="2026/10/02") for d, amount in export.items()
+                           if amount is not None]
+        path = folder / f"export{n}.csv"
+        path.write_bytes(to_csv(rows).encode("cp932"))
+        up(path, mappings, emu, ledger, corrections=True)
+        assert _net_of_bodies(emu) == _net_of_export(path, mappings)
+    assert max(emu.count_by_journo_read().values()) == 1
