@@ -39,6 +39,12 @@ class _LineLoader(yaml.SafeLoader):
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:  # [a, b]: 1 or {a: 1}: 2 — valid YAML, but no key of ours
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"キーに {type(key).__name__} (リストや {{...}}) は使えません",
+                    key_node.start_mark) from None
             if key in seen:
                 self.duplicates.append(f"{key_node.start_mark.line + 1}行: キー '{key}' が重複しています")
             seen.add(key)
@@ -55,7 +61,10 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         raise ConfigError(str(path), ["ファイルがありません"]) from None
     except UnicodeDecodeError as err:
         raise ConfigError(str(path), [f"UTF-8 で読めません ({err.reason})"]) from None
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # the reader refuses control characters already here
+    except yaml.YAMLError as err:
+        raise ConfigError(str(path), [f"YAML として読めません: {err}"]) from None
     loader.duplicates = []
     try:
         data = loader.get_single_data()
@@ -63,6 +72,8 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         mark = getattr(err, "problem_mark", None)
         where = f"{mark.line + 1}行: " if mark is not None else ""
         raise ConfigError(str(path), [f"{where}YAML として読めません: {err}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["YAML の入れ子が深すぎます"]) from None
     finally:
         loader.dispose()
     return data, loader.duplicates
@@ -108,7 +119,7 @@ def load_settings(mappings_dir: Path) -> Settings:
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["キーと値の組 (ocode: ... など) を書いてください"])
     data = strip_lines(data)
-    for key in sorted(set(data) - _SETTING_KEYS):
+    for key in sorted(set(data) - _SETTING_KEYS, key=str):
         problems.append(f"{key}: 知らないキーです (使えるキー: {', '.join(sorted(_SETTING_KEYS))})")
     if "token" in data or "FX_API_TOKEN" in data:
         problems.append("トークンは YAML に書かず、環境変数 FX_API_TOKEN で渡してください")
@@ -191,7 +202,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["プロファイルはキーと値の組で書いてください"])
     data = strip_lines(data)
-    for key in sorted(set(data) - _PROFILE_KEYS):
+    for key in sorted(set(data) - _PROFILE_KEYS, key=str):
         problems.append(f"{key}: 知らないキーです")
     style = data.get("style", "journal")
     if style not in ("journal", "yayoi"):

@@ -336,7 +336,9 @@ class Emulator:
                 "ymd_tr": day.isoformat() if day else slip["ymd_tr"],
                 "slip": slip, "informations": infos})
         if self.store_path:
-            with self.store_path.open("a", encoding="utf-8") as fh:
+            # The store holds the company's slips (rehearsals use real exports): user-only.
+            fd = os.open(self.store_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with open(fd, "a", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         for r in records:
             self._remember(r)

@@ -271,6 +271,8 @@ class Ledger:
                 conn = cls._connect_rw(path, ocode)
         except sqlite3.Error as err:
             raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
+        except OSError as err:  # the folder cannot be made (a file in the way, no permission)
+            raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
         ledger = cls(conn, path, ocode=ocode, operator=who, readonly=readonly)
         try:
             ledger._check_meta()

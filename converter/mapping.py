@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import Settings, load_yaml
@@ -137,7 +138,7 @@ def _check_table(table: str, filename: str, data: Any, problems: list[str]) -> l
         line = entry.get("__line__", position)
         where = f"{filename}:{line}行"
         ok = True
-        for key in sorted(set(entry) - set(columns) - {"__line__"}):
+        for key in sorted(set(entry) - set(columns) - {"__line__"}, key=str):
             problems.append(f"{where}: '{key}' は知らないキーです (使えるキー: {', '.join(columns)})")
             ok = False
         for key, column in columns.items():
@@ -192,7 +193,7 @@ def apply_mappings(
     lines: pd.DataFrame, mappings: Mappings, settings: Settings
 ) -> tuple[pd.DataFrame, list[Problem], list[Unmapped]]:
     """Add the FX code columns to the detail lines; report every value with no mapping."""
-    out = lines.copy()
+    out = lines.copy(deep=False)  # copy-on-write: adding columns never touches ``lines``
     unmapped: list[Unmapped] = []
 
     # Accounts: an entry with 補助科目 wins; one without matches any 補助科目 of that account.
@@ -200,45 +201,33 @@ def apply_mappings(
     exact = acc[acc["sub_account"] != ""].rename(columns={"cd_act": "_a1", "cd_auxact": "_x1", "name": "_n1"})
     generic = acc[acc["sub_account"] == ""].drop(columns="sub_account")
     generic = generic.rename(columns={"cd_act": "_a2", "cd_auxact": "_x2", "name": "_n2"})
-    out = out.merge(exact, how="left", on=["account", "sub_account"], validate="many_to_one")
-    out = out.merge(generic, how="left", on="account", validate="many_to_one")
-    out["cd_act"] = out["_a1"].fillna(out["_a2"]).fillna("")
-    out["cd_auxact"] = out["_x1"].where(out["_a1"].notna(), out["_x2"]).fillna("")
-    out["account_name"] = out["_n1"].where(out["_a1"].notna(), out["_n2"]).fillna("")
-    out = out.drop(columns=["_a1", "_x1", "_n1", "_a2", "_x2", "_n2"])
+    one = lookup(out, exact, ["account", "sub_account"])
+    two = lookup(out, generic, ["account"])
+    out["cd_act"] = one["_a1"].fillna(two["_a2"]).fillna("")
+    out["cd_auxact"] = one["_x1"].where(one["_a1"].notna(), two["_x2"]).fillna("")
+    out["account_name"] = one["_n1"].where(one["_a1"].notna(), two["_n2"]).fillna("")
     missing = (out["cd_act"] == "") & (out["account"] != "")
-    generic_only = out["sub_account"] == ""
-    label = out["account"].where(generic_only, out["account"] + " / " + out["sub_account"])
-    entry = ("{account: " + out["account"]).where(
-        generic_only, "{account: " + out["account"] + ", sub_account: " + out["sub_account"]
-    ) + ', cd_act: "????"}'
-    unmapped += _unmapped(out, missing, label, entry, "accounts", mappings)
+    unmapped += _unmapped(out, missing, _account_label, "accounts", mappings)
 
     # Tax: no 税区分 in the source means no tax fields are sent (FX's default).
-    tax = mappings.tax.rename(columns={"tax": "tax"})
-    out = out.merge(tax, how="left", on="tax", validate="many_to_one")
+    for column, values in lookup(out, mappings.tax, ["tax"]).items():
+        out[column] = values
     for column in ("tptn", "tbptn"):
         out[column] = out[column].fillna("")
     missing = out["tptn"].eq("") & out["tax"].ne("")
-    entry = "{tax: " + out["tax"] + ', tptn: "??", cmtxrate: ????, is_reduce_cmtxrate: 0}'
-    unmapped += _unmapped(out, missing, out["tax"], entry, "tax", mappings)
+    unmapped += _unmapped(out, missing, _tax_label, "tax", mappings)
 
-    deps = mappings.departments
-    out = out.merge(deps, how="left", on="department", validate="many_to_one")
-    out["cd_dep"] = out["cd_dep"].fillna("")
+    out["cd_dep"] = lookup(out, mappings.departments, ["department"])["cd_dep"].fillna("")
     missing = out["cd_dep"].eq("") & out["department"].ne("")
-    entry = "{department: " + out["department"] + ', cd_dep: "???"}'
-    unmapped += _unmapped(out, missing, out["department"], entry, "departments", mappings)
+    unmapped += _unmapped(out, missing, _department_label, "departments", mappings)
 
     # Customers: by source code first, then by name; unknown ones go by name if settings allow.
     cst = mappings.customers
     by_code = cst[cst["customer_code"] != ""][["customer_code", "cd_cstm"]]
     by_name = cst[(cst["customer_code"] == "") & (cst["customer"] != "")][["customer", "cd_cstm"]]
     by_name = by_name.rename(columns={"customer": "customer_key", "cd_cstm": "_c2"})
-    out = out.merge(by_code, how="left", on="customer_code", validate="many_to_one")
-    out = out.merge(by_name, how="left", on="customer_key", validate="many_to_one")
-    out["cd_cstm"] = out["cd_cstm"].fillna(out["_c2"]).fillna("")
-    out = out.drop(columns="_c2")
+    code = lookup(out, by_code, ["customer_code"])["cd_cstm"]
+    out["cd_cstm"] = code.fillna(lookup(out, by_name, ["customer_key"])["_c2"]).fillna("")
     has_customer = (out["customer_code"] != "") | (out["customer_key"] != "")
     missing = has_customer & (out["cd_cstm"] == "")
     if settings.unmapped_customer == "name_only":
@@ -247,12 +236,68 @@ def apply_mappings(
         missing = missing & (out["customer_key"] == "")
     else:
         out["nm_cstm"] = ""
-    by = out["customer_code"] != ""
-    label = out["customer_code"].where(by, out["customer_key"])
-    entry = ("{customer_code: " + out["customer_code"]).where(by, "{customer: " + out["customer_key"])
-    entry = entry + ', cd_cstm: "??????"}'
-    unmapped += _unmapped(out, missing, label, entry, "customers", mappings)
+    unmapped += _unmapped(out, missing, _customer_label, "customers", mappings)
     return out, _unmapped_problems(unmapped, mappings), unmapped
+
+
+def lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """The other columns of ``table`` for each row of ``frame``, matched on ``on`` (NA: no match).
+
+    What ``frame.merge(table, how="left", on=on, validate="many_to_one")`` adds, without copying
+    every column of ``frame`` for each table: the distinct keys of the frame (a few dozen accounts
+    among a million lines) are looked up in the table, and the answers spread over the rows.
+    """
+    values = [c for c in table.columns if c not in on]
+    keys = frame[on]
+    parts = [pd.factorize(keys[c], use_na_sentinel=False) for c in on]
+    indexed = table.set_index(on)
+    combinations = float(np.prod([float(len(u)) for _, u in parts]))
+    if keys.empty or not indexed.index.is_unique or any(u.hasnans for _, u in parts) or combinations > 2**62:
+        # a key twice in the table (merge raises) or a missing key (merge matches NA to NA): merge as before
+        merged = keys.merge(table, how="left", on=on, validate="many_to_one")
+        return merged[values].set_axis(frame.index)
+    codes, wanted = parts[0][0], pd.Index(parts[0][1], name=on[0])
+    if len(parts) > 1:
+        codes, wanted = _combine(parts, on)
+    found = indexed.reindex(wanted)[values]
+    return found.take(codes).set_axis(frame.index)
+
+
+def _combine(parts: list[tuple[np.ndarray, pd.Index]], names: list[str]) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Row codes and distinct rows (as a MultiIndex) from the factorized key columns."""
+    combined = np.zeros(len(parts[0][0]), dtype=np.int64)
+    for codes, uniques in parts:
+        combined = combined * len(uniques) + codes
+    codes, distinct = pd.factorize(combined)
+    levels = []
+    for _, uniques in reversed(parts):
+        levels.append(uniques.take(distinct % len(uniques)))
+        distinct = distinct // len(uniques)
+    return codes, pd.MultiIndex.from_arrays(levels[::-1], names=names)
+
+
+def _account_label(hit: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    generic_only = hit["sub_account"] == ""
+    label = hit["account"].where(generic_only, hit["account"] + " / " + hit["sub_account"])
+    entry = ("{account: " + hit["account"]).where(
+        generic_only, "{account: " + hit["account"] + ", sub_account: " + hit["sub_account"]
+    ) + ', cd_act: "????"}'
+    return label, entry
+
+
+def _tax_label(hit: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    return hit["tax"], "{tax: " + hit["tax"] + ', tptn: "??", cmtxrate: ????, is_reduce_cmtxrate: 0}'
+
+
+def _department_label(hit: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    return hit["department"], "{department: " + hit["department"] + ', cd_dep: "???"}'
+
+
+def _customer_label(hit: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    by = hit["customer_code"] != ""
+    label = hit["customer_code"].where(by, hit["customer_key"])
+    entry = ("{customer_code: " + hit["customer_code"]).where(by, "{customer: " + hit["customer_key"])
+    return label, entry + ', cd_cstm: "??????"}'
 
 
 _TABLE_LABEL = {
@@ -264,13 +309,16 @@ _TABLE_LABEL = {
 
 
 def _unmapped(
-    frame: pd.DataFrame, mask: pd.Series, label: pd.Series, entry: pd.Series, table: str,
-    mappings: Mappings,
+    frame: pd.DataFrame, mask: pd.Series, labels: Callable[[pd.DataFrame], tuple[pd.Series, pd.Series]],
+    table: str, mappings: Mappings,
 ) -> list[Unmapped]:
+    """Group the unmapped rows by value; the label and YAML entry are built for those rows only."""
     if not mask.any():
         return []
-    hit = pd.DataFrame({"value": label[mask], "entry": entry[mask], "_file": frame.loc[mask, "_file"],
-                        "_row": frame.loc[mask, "_row"]}).drop_duplicates()
+    hit = frame.loc[mask]
+    label, entry = labels(hit)
+    hit = pd.DataFrame({"value": label, "entry": entry, "_file": hit["_file"],
+                        "_row": hit["_row"]}).drop_duplicates()
     result = []
     for (value, text), group in hit.groupby(["value", "entry"], sort=True):
         rows = tuple(zip(group["_file"].astype(str), group["_row"].astype(int), strict=True))

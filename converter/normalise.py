@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from .config import Profile
@@ -33,6 +35,18 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 def trim(s: pd.Series) -> pd.Series:
     return s.str.strip(_WS)
+
+
+def by_value(s: pd.Series, func: Callable[[pd.Series], tuple[pd.Series, ...]]) -> tuple[pd.Series, ...]:
+    """``func`` applied to the distinct values of ``s`` only, its results spread back over ``s``.
+
+    An export repeats its values (a month has ~30 dates; a million amounts are ~20,000 numbers), and
+    every parsing step here works value by value, so parsing each distinct value once gives the same
+    result at a fraction of the cost: ~10 string passes over 20k values instead of a million.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    results = func(pd.Series(uniques, dtype=s.dtype))
+    return tuple(pd.Series(r.array.take(codes), index=s.index, name=s.name) for r in results)
 
 
 def to_amount(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -68,27 +82,35 @@ def to_date(raw: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series]:
     return values, bad
 
 
+def _dates(raw: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(datetime64 values, "YYYY-MM-DD" text or "", mask of values that are not dates)."""
+    values, bad = to_date(raw, date_format)
+    return values, values.dt.strftime("%Y-%m-%d").fillna(""), bad
+
+
 def normalise(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[Problem]]:
     """Typed copy of ``rows`` plus one problem per value that cannot be understood."""
-    out = rows.copy()
+    out = rows.copy(deep=False)  # copy-on-write: the columns replaced below never touch ``rows``
     problems: list[Problem] = []
     for name in KEY_FIELDS:
-        out[name] = trim(out[name])
-    out["customer_code"] = trim(out["customer_code"]).str.normalize("NFKC")
-    out["customer_key"] = trim(out["customer"])
+        # Keys repeat (a few dozen accounts): strip each distinct value once. 帳票番号 is nearly
+        # unique per document, where sorting out the distinct values costs more than it saves.
+        out[name] = trim(out[name]) if name == "doc_no" else by_value(out[name], lambda u: (trim(u),))[0]
+    (out["customer_code"],) = by_value(out["customer_code"], lambda u: (trim(u).str.normalize("NFKC"),))
+    (out["customer_key"],) = by_value(out["customer"], lambda u: (trim(u),))
 
-    dates, bad_dates = to_date(out["date"], profile.date_format)
+    dates, text, bad_dates = by_value(out["date"], lambda u: _dates(u, profile.date_format))
     problems += _problems(out, bad_dates, "date", profile, "date",
                           "日付として読めません。YYYY/MM/DD (例 2026/10/01) で入力してください")
     missing = out["date"] == ""
     problems += _problems(out, missing, "date", profile, "required", "取引日が空です")
     out["ymd"] = dates
-    out["date"] = dates.dt.strftime("%Y-%m-%d").fillna("")
+    out["date"] = text
     # Rows with a value that could not be read: never taken for 0円, never balance-checked.
     out["_bad"] = bad_dates | missing
 
     for name in AMOUNT_FIELDS:
-        values, bad = to_amount(out[name])
+        values, bad = by_value(out[name], to_amount)
         problems += _problems(
             out, bad, name, profile, "amount",
             f"金額として読めないか、整数でないか、±{AMOUNT_LIMIT:,} を超えています。"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Profile, Settings, load_profile, load_settings
-from .errors import Problem
+from .errors import ConfigError, Problem
 from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
 from .masters import apply_masters, load_masters
 from .normalise import normalise
@@ -95,9 +95,7 @@ def convert(
     """Run the whole conversion. ``known_ids``/``next_id`` come from the ledger when there is one:
     documents it knows keep their ``journo_read``; new ones are numbered from ``next_id``."""
     options = options or Options()
-    settings = load_settings(mappings_dir)
-    mappings = load_mappings(mappings_dir)
-    profile = load_profile(options.profile, mappings_dir)
+    settings, mappings, profile = load_configuration(mappings_dir, options.profile)
 
     read = read_inputs(inputs, profile, options.sheet)
     problems = list(read.problems)
@@ -142,6 +140,27 @@ def convert(
         documents=docs, skipped=skipped, problems=tuple(_dedupe(problems)),
         unmapped=tuple(unmapped), notices=tuple(notices), requests=tuple(requests),
     )
+
+
+def load_configuration(mappings_dir: Path, profile_name: str) -> tuple[Settings, Mappings, Profile]:
+    """settings.yaml, the mapping tables and the profile: every problem of all of them in one ConfigError."""
+    found: list[str] = []
+    settings = mappings = profile = None
+    try:
+        settings = load_settings(mappings_dir)
+    except ConfigError as err:
+        found += [f"settings.yaml: {p}" for p in err.problems]
+    try:
+        mappings = load_mappings(mappings_dir)
+    except ConfigError as err:
+        found += err.problems  # already "accounts.yaml:3行: …"
+    try:
+        profile = load_profile(profile_name, mappings_dir)
+    except ConfigError as err:
+        found += [f"{Path(err.file).name}: {p}" for p in err.problems]
+    if found or settings is None or mappings is None or profile is None:
+        raise ConfigError(str(mappings_dir), found)
+    return settings, mappings, profile
 
 
 def _docs_with_problems(rows: pd.DataFrame, problems: list[Problem]) -> set[str]:

@@ -30,6 +30,7 @@ from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .errors import ConverterError
 from .pipeline import Conversion
 from .schema import fx_width
 from .slips import DEBIT
@@ -131,6 +132,11 @@ def write_review(
     """Write the review workbook to ``path`` (user-only permissions) and return the path."""
     if not 3 <= max_rows_per_sheet <= EXCEL_MAX_ROWS:
         raise ValueError(f"max_rows_per_sheet must be 3 … {EXCEL_MAX_ROWS}")
+    path = Path(path)
+    try:  # before any sheet exists: a failure here leaves no half-built workbook behind
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConverterError(f"確認用ブックの保存先フォルダを作れません ({err.strerror})", file=str(path)) from None
     wb = Workbook(write_only=True)
     styles = _Styles(wb)
     lines = conversion.lines
@@ -148,7 +154,10 @@ def write_review(
     path = Path(path)
     # mkstemp creates the file 0600, so company data is never readable by others, not even briefly;
     # the rename means a half-written workbook never sits under the real name.
-    fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".xlsx", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".xlsx", dir=path.parent)
+    except OSError as err:
+        raise ConverterError(f"確認用ブックを書き出せません ({err.strerror})", file=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             wb.save(handle)

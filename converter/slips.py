@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,19 @@ HASH_FIELDS = (
 DEBIT, CREDIT = 1, 0
 
 
+def document_codes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``keys`` numbered in order of first appearance (as ``pd.factorize``), and where each
+    key first appears. Documents usually sit together (a file lists a document's rows together;
+    lines are sorted by document): then comparing neighbours finds them without hashing every key."""
+    values = keys.to_numpy(dtype=object)
+    heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, np.int64)
+    if pd.Index(values[heads]).is_unique:  # (several runs of NaN are not unique: factorize decides)
+        return np.repeat(np.arange(len(heads)), np.diff(np.r_[heads, len(values)])), heads
+    codes = pd.factorize(keys, sort=False, use_na_sentinel=False)[0]
+    seen = np.maximum.accumulate(codes) if len(codes) else codes
+    return codes, np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]]) if len(codes) else codes
+
+
 @dataclass(frozen=True)
 class Filters:
     kinds: tuple[str, ...] = ()
@@ -49,7 +63,7 @@ class Grouped:
 
 def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[Problem]]:
     """Give every row its document key ``doc`` (and for yayoi check the 識別フラグ sequence)."""
-    out = rows.copy()
+    out = rows.copy(deep=False)  # copy-on-write: the columns replaced below never touch ``rows``
     problems: list[Problem] = []
     if profile.style == "yayoi":
         flag = out["flag"]
@@ -77,13 +91,28 @@ def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame
         for f, r in out.loc[empty, ["_file", "_row"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column("doc_no"), "", "required",
                                     "帳票番号が空です。書き出し元の帳票番号を確認してください"))
-    out["doc"] = out["kind"] + "|" + out["doc_no"] + "|" + out["date"]
+    out["doc"] = _document_keys(out)
     problems += _documents_in_several_files(out, profile)
     return out, problems
 
 
+def _document_keys(rows: pd.DataFrame) -> pd.Series:
+    """``kind|doc_no|date``. 取引種別 and 取引日 take a few values each, so "kind|" and "|date" are
+    made once per value and each key costs two concatenations instead of four."""
+    kind, number, date = rows["kind"], rows["doc_no"], rows["date"]
+    if kind.hasnans or number.hasnans or date.hasnans:
+        return kind + "|" + number + "|" + date
+    kind_codes, kinds = pd.factorize(kind)
+    date_codes, dates = pd.factorize(date)
+    head = (np.asarray(kinds, dtype=object) + "|")[kind_codes]
+    tail = ("|" + np.asarray(dates, dtype=object))[date_codes]
+    return pd.Series(head + number.to_numpy(dtype=object) + tail, index=rows.index, dtype=kind.dtype)
+
+
 def _documents_in_several_files(rows: pd.DataFrame, profile: Profile) -> list[Problem]:
     """The same document in two inputs (e.g. the month's CSV and its XLSX) would post it twice."""
+    if rows["_file"].nunique() < 2:
+        return []
     files = rows.groupby("doc", sort=False)["_file"].nunique()
     repeated = files[files > 1].index
     if repeated.empty:
@@ -113,11 +142,16 @@ def filter_documents(
     if filters.closed_only:
         reason = reason.mask((reason == "") & ~rows["closed"].isin(profile.closed_values),
                              "締切済でない (--closed-only)")
-    # The document takes the first reason any of its rows has.
-    doc_reason = reason.where(reason != "").groupby(rows["doc"]).transform("first").fillna("")
+    # The document takes the first reason any of its rows has. Documents are grouped by integer
+    # code (one factorize) rather than by their text key once per question.
+    codes = document_codes(rows["doc"])[0]
+    has_reason = reason != ""
+    doc_reason = reason.where(has_reason).groupby(codes).transform("first").fillna("") if has_reason.any() else reason
     amounts = rows[["dr_amount", "cr_amount", "dr_tax_amount", "cr_tax_amount"]].abs().fillna(0)
-    doc_total = amounts.sum(axis=1).groupby(rows["doc"]).transform("sum")
-    unreadable = rows["_bad"].groupby(rows["doc"]).transform("any")
+    # Only "is the total 0" is asked: a float sum of amounts ≥ 0 is 0 exactly when each one is.
+    row_total = amounts.sum(axis=1).to_numpy(dtype=np.float64)
+    doc_total = np.bincount(codes, weights=row_total)[codes]
+    unreadable = np.bincount(codes, weights=rows["_bad"].to_numpy(dtype=np.float64))[codes] > 0
     zero = (doc_reason == "") & (doc_total == 0) & ~unreadable
     doc_reason = doc_reason.mask(zero, "0円の帳票 (連携しません)")
     skip = doc_reason != ""
@@ -138,8 +172,8 @@ def to_lines(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[P
     problems: list[Problem] = []
     common = ["doc", "kind", "doc_no", "date", "ymd", "customer_code", "customer", "customer_key",
               "memo", "project", "status", "_file", "_row", "_bad"]
-    sides = []
-    for prefix, side in (("dr_", DEBIT), ("cr_", CREDIT)):
+    kept = []
+    for prefix in ("dr_", "cr_"):
         part = rows[common + [prefix + f for f in SIDE_FIELDS]].rename(
             columns={prefix + f: f for f in SIDE_FIELDS}
         )
@@ -155,41 +189,88 @@ def to_lines(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[P
         for f, r in part.loc[no_amount, ["_file", "_row"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column(prefix + "amount"), "",
                                     "required", "勘定科目があるのに金額が空です。金額を入力してください"))
-        kept = part.loc[~empty_account]
-        sides.append(kept.assign(side=side, _order=kept.index * 2 + (1 - side)))
-    both_empty = rows.index.difference(sides[0].index.union(sides[1].index))
+        kept.append(~empty_account.to_numpy())
+    # Line order: each row's debit line, then its credit line, rows in file order.
+    pick = np.flatnonzero(np.column_stack(kept).ravel())
+    row, credit = pick // 2, pick % 2 == 1
+    both_empty = ~(kept[0] | kept[1])
     for f, r in rows.loc[both_empty, ["_file", "_row"]].itertuples(index=False, name=None):
         problems.append(Problem(f, int(r), profile.source_column("dr_account"), "", "empty_row",
                                 "借方・貸方とも勘定科目が空です。行を削除するか科目を入力してください"))
-    lines = pd.concat(sides).sort_values("_order", kind="stable").drop(columns="_order")
+    columns: dict[str, Any] = {name: rows[name].array.take(row) for name in common}
+    for name in SIDE_FIELDS:  # debit and credit values stacked, each line taking its side's
+        both = pd.concat([rows["dr_" + name], rows["cr_" + name]], ignore_index=True)
+        columns[name] = both.array.take(row + len(rows) * credit)
+    columns["side"] = np.where(credit, CREDIT, DEBIT).astype(np.int64)
+    lines = pd.DataFrame(columns, copy=False)  # the taken arrays are new: no second copy
     lines["amount"] = lines["amount"].fillna(0).astype("int64")
     lines["tax_amount"] = lines["tax_amount"].fillna(0).astype("int64")
-    return lines.reset_index(drop=True), problems
+    return lines, problems
 
 
 def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     """Order documents, split sides over 60 lines, and number ``pos_dsp`` per slip and side."""
-    out = lines.copy()
-    first = out.groupby("doc", sort=False)["ymd"].transform("first")
-    out["_first"] = first
-    out = out.sort_values(["_first", "kind", "doc_no", "doc"], kind="stable").drop(columns="_first")
-    out["part"] = 0
+    codes, order = _document_order(lines)
+    out = lines.take(order)
+    codes = codes[order]
+    part = np.zeros(len(out), dtype=np.int64)
     problems: list[Problem] = []
-    counts = out.groupby(["doc", "side"]).size()
-    big_docs = counts[counts > MAX_LINES_PER_SIDE].index.get_level_values("doc").unique()
-    for doc in big_docs:  # rare: only documents with more than 60 lines on a side
-        index = out.index[out["doc"] == doc]
-        parts = _split_balanced(out.loc[index])
+    side = out["side"].to_numpy()
+    per_side = np.bincount(codes * 2 + (side == DEBIT), minlength=2 * (codes.max() + 1 if len(codes) else 0))
+    big = np.flatnonzero(per_side > MAX_LINES_PER_SIDE) // 2
+    doc_of = {int(c): str(out["doc"].iat[int(np.argmax(codes == c))]) for c in np.unique(big)}
+    for code in sorted(doc_of, key=doc_of.__getitem__):  # rare: documents with more than 60 lines on a side
+        at = np.flatnonzero(codes == code)
+        parts = _split_balanced(out.iloc[at])
         if parts is None:
-            f, r = out.loc[index[0], ["_file", "_row"]]
+            f, r, doc = out.iloc[at[0]][["_file", "_row", "doc"]]
             problems.append(Problem(str(f), int(r), "", doc.split("|")[1], "pos_dsp",
                                     f"1 仕訳の片側が {MAX_LINES_PER_SIDE} 行を超え、貸借の一致する位置で"
                                     "分割できません。帳票を分けてください", document=doc))
         else:
-            out.loc[index, "part"] = parts
-    out["slip_key"] = out["doc"] + "#" + out["part"].astype(str)
-    out["pos_dsp"] = out.groupby(["slip_key", "side"], sort=False).cumcount() + 1
-    return out.reset_index(drop=True), problems
+            part[at] = parts
+    out = out.reset_index(drop=True)
+    out["part"] = part
+    # "<doc>#<part>", built once per document for part 0 (nearly every slip), per line otherwise.
+    docs = out["doc"]
+    opens = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
+    first = pd.Series(docs.array.take(np.flatnonzero(opens)))
+    key = (first + "#0").array.take(np.cumsum(opens) - 1)
+    out["slip_key"] = pd.Series(key, index=out.index)
+    if part.any():
+        split = part != 0
+        out.loc[split, "slip_key"] = docs[split] + "#" + out.loc[split, "part"].astype(str)
+    slip = codes * (int(part.max(initial=0)) + 1) + part
+    out["pos_dsp"] = pd.Series(slip * 2 + side).groupby(slip * 2 + side, sort=False).cumcount().to_numpy() + 1
+    return out, problems
+
+
+def _document_order(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Document code of each line, and the line order: documents by (first date, kind, number,
+    key), lines of one document in their order.
+
+    The sort runs over documents, not lines, with numpy: the number as a fixed-width unicode array
+    (compared in C, by code point as Python does) and the key's only other part, the date, as
+    sorted codes: ``kind|number|date`` orders like the date once kind and number are equal.
+    """
+    codes, at = document_codes(lines["doc"])  # at: the first line of each document
+    kinds = pd.unique(lines["kind"].to_numpy())
+    numbers = lines["doc_no"].to_numpy(dtype=object)[at]
+    if (lines["doc"].hasnans or lines["doc_no"].hasnans or lines["date"].hasnans
+            or any(not isinstance(k, str) or "|" in k for k in kinds) or "\x00" in "".join(numbers)):
+        # "|" in a 取引種別 lets two (kind, number) pairs share a key, and numpy drops a trailing
+        # NUL: sort the lines themselves, as pandas does
+        first = lines.groupby("doc", sort=False)["ymd"].transform("first")
+        keyed = lines.assign(_first=first)
+        order = keyed.sort_values(["_first", "kind", "doc_no", "doc"], kind="stable").index
+        return codes, lines.index.get_indexer(order)
+    first_date = lines["ymd"].groupby(codes).first().to_numpy()
+    when = np.where(np.isnat(first_date), np.iinfo(np.int64).max, first_date.view(np.int64))  # NaT last
+    kind = pd.factorize(lines["kind"].to_numpy()[at], sort=True)[0]
+    date = pd.factorize(lines["date"].to_numpy()[at], sort=True)[0]
+    rank = np.empty(len(at), dtype=np.int64)
+    rank[np.lexsort((date, np.asarray(numbers, dtype=str), kind, when))] = np.arange(len(at))
+    return codes, np.argsort(rank[codes], kind="stable")
 
 
 def _split_balanced(doc_lines: pd.DataFrame) -> np.ndarray | None:
@@ -221,6 +302,32 @@ def _split_balanced(doc_lines: pd.DataFrame) -> np.ndarray | None:
 
 def document_table(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """One row per document: key, kind, number, date, totals, slip count, content hash."""
+    if lines["doc"].hasnans:  # a line without a document key: the groupby below leaves it out
+        return _document_table_grouped(lines, rows)
+    codes, at = document_codes(lines["doc"])  # documents in first-line order; at: each one's first line
+    side = lines["side"].to_numpy()
+    amount = lines["amount"]
+    # slip_key is "<doc>#<part>" (number_slips): distinct parts of a document are its slips
+    parts = lines["part"] if "part" in lines else pd.factorize(lines["slip_key"], use_na_sentinel=False)[0]
+    docs = pd.DataFrame({
+        "doc": lines["doc"].to_numpy(dtype=object)[at],
+        **{name: lines[column].array.take(at) for name, column in
+           (("kind", "kind"), ("doc_no", "doc_no"), ("date", "date"))},
+        "debit": amount.where(side == DEBIT, 0).groupby(codes).sum().to_numpy(),
+        "credit": amount.where(side == CREDIT, 0).groupby(codes).sum().to_numpy(),
+        "lines": np.bincount(codes, minlength=len(at)).astype(np.int64),
+        "slips": pd.Series(parts).groupby(codes).nunique().to_numpy(dtype=np.int64),
+        "file": lines["_file"].array.take(at),
+        "row": lines["_row"].to_numpy()[at],
+    })
+    hashes = content_hashes(rows)
+    found = pd.Index(hashes["doc"]).get_indexer(docs["doc"])
+    docs["content_hash"] = hashes["content_hash"].to_numpy(dtype=object)[found]
+    docs.loc[found < 0, "content_hash"] = np.nan
+    return docs
+
+
+def _document_table_grouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     debit = lines["amount"].where(lines["side"] == DEBIT, 0)
     credit = lines["amount"].where(lines["side"] == CREDIT, 0)
     docs = (
@@ -235,7 +342,64 @@ def document_table(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def content_hashes(rows: pd.DataFrame) -> pd.DataFrame:
-    """sha256 of each document's source fields, stable across runs and pandas versions."""
+    """sha256 of each document's source fields, stable across runs and pandas versions.
+
+    The hashed text of a document is its rows in file order, fields joined by US (0x1f) and rows by
+    RS (0x1e). It is built for many documents at a time: rows sorted by document (stably), cells and
+    separators laid out in one object array and joined by one C call, documents ended by GS (0x1d)
+    and split apart again as bytes; only the sha256 itself runs once per document.
+    """
+    if rows.empty or rows["doc"].hasnans:
+        return _content_hashes_grouped(rows)
+    codes, at = document_codes(rows["doc"])  # documents in first-row order
+    docs = rows["doc"].to_numpy(dtype=object)[at]
+    together = len(codes) < 2 or bool((codes[1:] >= codes[:-1]).all())
+    order = np.arange(len(codes)) if together else np.argsort(codes, kind="stable")
+    last = np.r_[codes[order][1:] != codes[order][:-1], True]  # each document's last row, in that order
+    ends = np.flatnonzero(last) + 1
+    try:
+        hashes = _hash_sorted(rows, order, last, ends)
+    except TypeError:  # a cell that is not text (NaN, a number): the exact, slower way
+        return _content_hashes_grouped(rows)
+    return pd.DataFrame({"doc": docs, "content_hash": hashes})
+
+
+def _hash_sorted(rows: pd.DataFrame, order: np.ndarray, last: np.ndarray, ends: np.ndarray) -> list[str]:
+    texts = [_hash_text(rows[name]) for name in HASH_FIELDS]
+    hashes: list[str] = []
+    start = 0
+    while start < len(order):  # ~64k rows at a time: the cell array stays small
+        stop = int(ends[min(int(np.searchsorted(ends, start + _HASH_CHUNK)), len(ends) - 1)])
+        rows_here = order[start:stop]
+        cells = np.empty((len(rows_here), 2 * len(texts)), dtype=object)
+        for i, text in enumerate(texts):
+            cells[:, 2 * i] = text[rows_here]
+        cells[:, 1:-1:2] = "\x1f"
+        cells[:, -1] = np.where(last[start:stop], "\x1d", "\x1e")
+        pieces = "".join(cells.ravel().tolist()).encode("utf-8").split(b"\x1d")[:-1]
+        if len(pieces) != np.count_nonzero(last[start:stop]):  # a GS inside a field: document by document
+            docs_here = np.cumsum(np.r_[True, last[start:stop][:-1]])
+            per_row = pd.Series(["\x1f".join(r) for r in cells[:, 0::2].tolist()])
+            pieces = [v.encode("utf-8") for v in per_row.groupby(docs_here, sort=True).agg("\x1e".join)]
+        hashes += [hashlib.sha256(p).hexdigest() for p in pieces]
+        start = stop
+    return hashes
+
+
+_HASH_CHUNK = 1 << 16
+
+
+def _hash_text(column: pd.Series) -> np.ndarray:
+    """A column as the hashed text: what ``astype("string").fillna("")`` gives."""
+    if pd.api.types.is_integer_dtype(column.dtype):  # amounts: each distinct one formatted once
+        codes, values = pd.factorize(column, use_na_sentinel=False)
+        text = np.empty(len(values), dtype=object)
+        text[:] = ["" if v is pd.NA or v is None else str(int(v)) for v in values]
+        return text[codes]
+    return column.to_numpy(dtype=object)  # text already; anything else makes the join raise TypeError
+
+
+def _content_hashes_grouped(rows: pd.DataFrame) -> pd.DataFrame:
     text = rows[list(HASH_FIELDS)].astype("string").fillna("")
     joined = text.iloc[:, 0].str.cat(text.iloc[:, 1:], sep="\x1f").astype(str)
     per_doc = joined.groupby(rows["doc"], sort=False).agg("\x1e".join)

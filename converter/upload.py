@@ -311,8 +311,20 @@ class _Sender:
 
     def _trace(self, owners: list[Item], sources: list[str], answers: tuple[dict[str, Any], ...],
                kind: str) -> list[FXMessage]:
-        """groupno/lineno/is_ocr_dc → ledger document and source file:row."""
+        """groupno/lineno/is_ocr_dc → ledger document and source file:row.
+
+        One pass over the request's lines builds the lookup: this runs between FX's 201 and the
+        ``done`` commit, where a kill leaves the whole request 要確認.
+        """
         lines = self.conversion.lines
+        wanted = [s for s in sources if s]
+        part = lines.loc[lines["slip_key"].isin(wanted), ["slip_key", "pos_dsp", "side", "_file", "_row"]]
+        where: dict[tuple[Any, ...], tuple[str, int]] = {}
+        for slip_key, pos, side, file, row in part.itertuples(index=False, name=None):
+            at = (str(file), int(row))
+            where.setdefault((slip_key,), at)
+            where.setdefault((slip_key, int(pos)), at)
+            where.setdefault((slip_key, int(pos), int(side)), at)
         found = []
         for answer in answers:
             groupno = answer.get("groupno")
@@ -321,12 +333,10 @@ class _Sender:
                 item, source = owners[groupno - 1], sources[groupno - 1]
                 key, doc_no = item.key, self.doc_nos.get(item.source_doc, "")
                 journo_read = int(item.slips[0]["journo_read"])
-                if source:
-                    match = lines[(lines["slip_key"] == source) & (lines["pos_dsp"] == answer.get("lineno"))]
-                    if answer.get("is_ocr_dc") is not None:
-                        match = match[match["side"] == answer.get("is_ocr_dc")]
-                    hit = match if len(match) else lines[lines["slip_key"] == source]
-                    file, row = str(hit["_file"].iloc[0]), int(hit["_row"].iloc[0])
+                if source and (source,) in where:
+                    lineno, side = answer.get("lineno"), answer.get("is_ocr_dc")
+                    exact = (source, lineno) if side is None else (source, lineno, side)
+                    file, row = where.get(exact) or where[(source,)]
             found.append(FXMessage(key, doc_no, journo_read, kind, str(answer.get("content", "")), groupno,
                                    answer.get("lineno"), answer.get("is_ocr_dc"), file, row))
         self.messages += found

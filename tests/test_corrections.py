@@ -149,10 +149,11 @@ def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("net")
     mappings = make_mappings(folder / "m")
     emu, ledger = Emulator(), folder / "l.sqlite"
-    # A fixed anchor document keeps every export's period and kind the same.
-    anchor = sale("ANCHOR", 110, 10, date="2026/10/01")
+    # Fixed documents on the first and last day keep every export's period (and kind) the same:
+    # deletions are only inferred inside the period an export covers.
+    anchors = [sale("FIRST", 110, 10, date="2026/10/01"), sale("LAST", 220, 20, date="2026/10/31")]
     for n, export in enumerate(exports):
-        rows = [anchor] + [sale(d, amount, amount // 11, date="2026/10/02") for d, amount in export.items()
+        rows = anchors + [sale(d, amount, amount // 11, date="2026/10/02") for d, amount in export.items()
                            if amount is not None]
         path = folder / f"export{n}.csv"
         path.write_bytes(to_csv(rows).encode("cp932"))

@@ -26,7 +26,6 @@ from converter.emulator import Emulator, load_seed
 from converter.errors import ConfigError, FXAPIError, FXAuthError, FXFormatError, FXResponseError, Problem
 from converter.fxapi import FXClient, RetryPolicy
 from converter.masters import MasterData, apply_masters, cache_path, load_masters, pull_masters
-from converter.payload import build_requests
 from converter.pipeline import convert
 
 WriteCsv = Callable[..., Path]
@@ -321,17 +320,18 @@ def test_sample_month_passes_and_draws_no_minashi_from_fx(tmp_path: Path) -> Non
         (folder / f"{table}.yaml").write_bytes((MAPPINGS / f"{table}.yaml").read_bytes())
     emu = Emulator()
     pull(folder, emu.transport())
-    conversion = convert([SAMPLES / "jobcan-2026-10.csv"], folder)
-    masters = load_masters(folder, conversion.settings)
-    assert masters is not None
-    lines, problems, _ = apply_masters(conversion.lines, masters, conversion.settings, conversion.profile)
-    assert problems == []
-    requests = build_requests(lines, conversion.documents, conversion.settings)
+    conversion = convert([SAMPLES / "jobcan-2026-10.csv"], folder)  # the cache is applied by convert
+    assert conversion.problems == ()
+    requests = list(conversion.requests)
     with FXClient("http://127.0.0.1:8765", "tc09999001", TOKEN, transport=emu.transport()) as client:
         results = [client.import_slips(r.to_json()) for r in requests]
     assert [r.outcome for r in results] == ["stored"] * len(requests)
     assert [i for r in results for i in r.informations] == []
-    assert len(emu.stored_slips()) == 360
+    stored = emu.stored_slips()
+    assert len(stored) == 360
+    # 入金 (普通預金 / 売掛金) slips mix fund and non-fund accounts: 売掛金's credit default 01/02 is sent.
+    receipt = next(r["slip"] for r in stored if r["slip"]["detail"][0]["cd_act"] == "1131")
+    assert (receipt["cd_fbcat"], receipt["cd_fbbdcat"]) == ("01", "02")
 
 
 def test_wrong_token_during_pull_is_auth_error(mappings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
