@@ -24,7 +24,7 @@ from .payload import write_requests
 from .pipeline import Conversion, Options, convert
 from .review import write_review
 from .slips import Filters
-from .upload import UploadReport, upload_files
+from .upload import UploadReport, correction_rows, correction_status, upload_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +96,16 @@ def conversion_options(func: F) -> F:
     return func
 
 
+def ledger_options(func: F) -> F:
+    decorators = [
+        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
+                     help="Ledger file (default: ledgers/<ocode>.sqlite next to the mappings folder)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
              exclude_status: str | None, truncate_memo: bool, no_masters: bool = False, **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
@@ -139,13 +149,19 @@ def check(fmt: str, **kwargs: Any) -> None:
               help="Write request-0001.json … exactly as they would be POSTed.")
 @click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
               help="Write the review workbook (review.xlsx), also when there are problems.")
+@ledger_options
 @handle_errors
-def preview(payload_dir: Path | None, review_path: Path | None, **kwargs: Any) -> None:
+def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
     """Dry run: show what would be sent, write the review workbook and the request bodies."""
     result = run_conversion(**kwargs)
     click.echo(format_report(result))
+    # With a ledger, preview also says which uploaded documents changed or vanished since.
+    status = correction_status(
+        result, ledger_path or default_ledger_path(kwargs["mappings_dir"], result.settings.ocode))
+    if status is not None and (status.changed or status.deleted):
+        click.echo(format_upload(status))
     if review_path is not None:
-        write_review(result, review_path)
+        write_review(result, review_path, corrections=correction_rows(status) if status else None)
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
         paths = write_requests(list(result.requests), payload_dir)
@@ -154,16 +170,6 @@ def preview(payload_dir: Path | None, review_path: Path | None, **kwargs: Any) -
 
 
 # --------------------------------------------------------------------------- upload & ledger
-
-
-def ledger_options(func: F) -> F:
-    decorators = [
-        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
-                     help="Ledger file (default: ledgers/<ocode>.sqlite next to the mappings folder)."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
 
 
 def _send_command(only_errors: bool) -> Callable[..., None]:
@@ -184,7 +190,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
-            write_review(conversion, review_path, responses=None if report.dry_run else report.messages)
+            write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
+                         corrections=correction_rows(report))
             click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
         sys.exit(1 if report.needs_attention else 0)
 

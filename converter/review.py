@@ -36,8 +36,8 @@ from .schema import fx_width
 from .slips import DEBIT
 from .upload import FXMessage
 
-SUMMARY, SLIPS, PROBLEMS, UNMAPPED, SKIPPED, RESPONSES = (
-    "サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ", "FX応答")
+SUMMARY, SLIPS, PROBLEMS, UNMAPPED, SKIPPED, CORRECTIONS, RESPONSES = (
+    "サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ", "訂正", "FX応答")
 EXCEL_MAX_ROWS = 1_048_576
 #: Text starting with these is what a spreadsheet would read as a formula (or DDE) on entry.
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
@@ -127,9 +127,13 @@ def write_review(
     path: Path,
     *,
     responses: Sequence[FXMessage] | None = None,
+    corrections: Sequence[tuple[str, str, str]] | None = None,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
 ) -> Path:
-    """Write the review workbook to ``path`` (user-only permissions) and return the path."""
+    """Write the review workbook to ``path`` (user-only permissions) and return the path.
+
+    ``corrections``: (区分, document key, what to do) for documents changed or deleted after
+    upload (訂正 sheet); ``responses``: FX's answers after an upload (FX応答 sheet)."""
     if not 3 <= max_rows_per_sheet <= EXCEL_MAX_ROWS:
         raise ValueError(f"max_rows_per_sheet must be 3 … {EXCEL_MAX_ROWS}")
     path = Path(path)
@@ -147,6 +151,10 @@ def write_review(
     _write_frame(wb, styles, PROBLEMS, *_problems_frame(conversion), max_rows_per_sheet)
     _write_frame(wb, styles, UNMAPPED, *_unmapped_frame(conversion), max_rows_per_sheet)
     _write_frame(wb, styles, SKIPPED, *_skipped_frame(conversion), max_rows_per_sheet)
+    if corrections:
+        cols, frame = _corrections_frame(corrections)
+        _write_frame(wb, styles, CORRECTIONS, cols, frame, max_rows_per_sheet,
+                     (frame["区分"] != "訂正済み").tolist())
     if responses is not None:
         cols, frame = _responses_frame(responses)
         hot = (frame["種別"] == "エラー").tolist()
@@ -633,6 +641,16 @@ def _skipped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
     sk = conv.skipped
     return _frame(cols, list(zip(sk["kind"], sk["doc_no"], map(_date, sk["date"]), sk["reason"],
                                  sk["amount"].astype(int), sk["file"], sk["rows"], strict=True)))
+
+
+def _corrections_frame(rows: Sequence[tuple[str, str, str]]) -> tuple[list[_Col], pd.DataFrame]:
+    cols = (_Col("区分"), _Col("取引種別"), _Col("帳票番号"), _Col("取引日", kind="date"),
+            _Col("対応", kind="wrap", cap=80))
+    out = []
+    for category, key, action in rows:
+        parts = ([*key.split("|"), "", "", ""])[:3]
+        out.append((category, parts[0], parts[1], _date(parts[2]), action))
+    return _frame(cols, out)
 
 
 def _responses_frame(responses: Sequence[FXMessage]) -> tuple[list[_Col], pd.DataFrame]:

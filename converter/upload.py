@@ -131,6 +131,26 @@ def upload_files(
     return conversion, report
 
 
+def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
+    """The 訂正 sheet: what changed or vanished after upload, and what was done about it."""
+    rows = [("変更あり", k, "連携後に内容が変わりました。--corrections で取消仕訳と訂正後の仕訳を送れます")
+            for k in report.changed]
+    rows += [("削除あり", k, "連携済みの帳票が書出から消えました。--corrections で取消仕訳を送れます")
+             for k in report.deleted]
+    rows += [("訂正済み", k, "取消仕訳 (と訂正後の仕訳) を送信しました") for k in report.corrected]
+    return rows
+
+
+def correction_status(conversion: Conversion, ledger_path: Path) -> UploadReport | None:
+    """For preview: what the ledger says about changed or deleted documents (read-only)."""
+    if not conversion.ok or not ledger_path.exists():
+        return None
+    with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True) as ledger:
+        plan = plan_documents(conversion, ledger)
+    return UploadReport(dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
+                        deleted=plan.deleted, still_unknown=plan.unknown)
+
+
 def send(
     conversion: Conversion, ledger: Ledger, client: FXClient, *, only_errors: bool = False,
     corrections: bool = False, correction_date: date | None = None, progress: Progress | None = None,

@@ -160,3 +160,24 @@ def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFa
         up(path, mappings, emu, ledger, corrections=True)
         assert _net_of_bodies(emu) == _net_of_export(path, mappings)
     assert max(emu.count_by_journo_read().values()) == 1
+
+
+def test_review_workbook_lists_changes_on_a_correction_sheet(write_csv: WriteCsv, mappings: Path,
+                                                              tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from converter.cli import main
+
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    rows = month()
+    up(write_csv(rows), mappings, emu, ledger)
+    rows[0] = sale("A", 12100, 1100, date="2026/10/01")
+    edited = write_csv([r for r in rows if r["doc"] != "B"], name="edited.csv")
+    result = CliRunner().invoke(main, ["preview", str(edited), "-m", str(mappings), "--ledger", str(ledger),
+                                       "-o", str(tmp_path / "r.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "変更あり: 売上|A|2026-10-01" in result.stdout and "削除あり: 売上|B|2026-10-02" in result.stdout
+    sheet = load_workbook(tmp_path / "r.xlsx")["訂正"]
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2) if row[0].value]
+    assert [(v[0], v[2]) for v in values if v[0] in ("変更あり", "削除あり")] == [("変更あり", "A"), ("削除あり", "B")]
