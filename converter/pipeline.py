@@ -17,7 +17,8 @@ import pandas as pd
 from .config import Profile, Settings, load_profile, load_settings
 from .errors import ConfigError, Problem
 from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
-from .masters import apply_masters, load_masters
+from .masters import load_masters
+from .masters_check import apply_masters
 from .normalise import normalise
 from .payload import JOURNO_READ_MAX, Request, build_requests, plan_chunks
 from .read import SourceFile, read_inputs

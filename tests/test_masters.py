@@ -25,7 +25,8 @@ from converter.config import load_settings
 from converter.emulator import Emulator, load_seed
 from converter.errors import ConfigError, FXAPIError, FXAuthError, FXFormatError, FXResponseError, Problem
 from converter.fxapi import FXClient, RetryPolicy
-from converter.masters import MasterData, apply_masters, cache_path, load_masters, pull_masters
+from converter.masters import MasterData, cache_path, load_masters, pull_masters
+from converter.masters_check import apply_masters
 from converter.pipeline import convert
 
 WriteCsv = Callable[..., Path]

@@ -15,7 +15,8 @@ from converter.cli import main
 from converter.config import load_settings
 from converter.emulator import Emulator
 from converter.mapping import load_mappings
-from converter.masters import apply_masters, load_masters, pull_masters
+from converter.masters import load_masters, pull_masters
+from converter.masters_check import apply_masters
 from converter.pipeline import convert
 from converter.suggest import Suggestion, _Index, entry_line, normalise_name, suggest, write_suggestions
 
