@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,10 +172,23 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
 # --------------------------------------------------------------------------- upload & ledger
 
 
+def _period(text: str | None) -> tuple[date, date] | None:
+    if not text:
+        return None
+    try:
+        first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
+    except ValueError:
+        raise click.BadParameter("FROM:TO の形で指定してください (例 2026-10-01:2026-10-31)",
+                                 param_hint="--period") from None
+    if first > last:
+        raise click.BadParameter("開始日が終了日より後です", param_hint="--period")
+    return first, last
+
+
 def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
                 review_path: Path | None, corrections: bool, correction_date: datetime | None,
-                timeout: float | None, **kwargs: Any) -> None:
+                timeout: float | None, period: str | None, **kwargs: Any) -> None:
         options = _options(**kwargs)
         with click.progressbar(length=0, label="送信中", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
@@ -186,7 +199,7 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
                 list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
                 base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
                 corrections=corrections, correction_date=correction_date.date() if correction_date else None,
-                timeout=timeout, progress=progress)
+                period=_period(period), timeout=timeout, progress=progress)
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
@@ -212,6 +225,9 @@ def upload_options(func: F) -> F:
                      help="Correct documents changed or deleted since upload: reversing slip (+ the new one)."),
         click.option("--correction-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
                      help="Date of the reversing slips (default: the original slip's date)."),
+        click.option("--period", default=None, metavar="FROM:TO",
+                     help="The export's 出力期間 (e.g. 2026-10-01:2026-10-31): documents uploaded in it and"
+                          " missing from the export count as deleted. Default: first to last date present."),
         click.option("--timeout", type=float, default=None,
                      help="Seconds to wait for FX's answer (default 60); after that the request is 要確認."),
     ]

@@ -70,15 +70,18 @@ def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord
 
 
 def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False,
-                   corrections: bool = False) -> Plan:
+                   corrections: bool = False, period: tuple[date, date] | None = None) -> Plan:
+    """``period``: the export's 出力期間 as the user chose it in Jobcan. The file does not record
+    it, so without it the period is taken as the first to the last date in the export."""
     plan = Plan()
     docs = conversion.documents
     export = _infos(docs)
     vanished: list[str] = []
     if len(docs):
         kinds = set(docs["kind"])
-        vanished = [r.key for r in ledger.vanished(export, ymd_from=str(docs["date"].min()),
-                                                   ymd_to=str(docs["date"].max()), kinds=kinds)]
+        first, last = (p.isoformat() for p in period) if period else (str(docs["date"].min()),
+                                                                        str(docs["date"].max()))
+        vanished = [r.key for r in ledger.vanished(export, ymd_from=first, ymd_to=last, kinds=kinds)]
     chains = ledger.chains([*export, *vanished])
     outcome: dict[str, list[str]] = {k: [] for k in ("to_send", "done_same", "changed", "deleted", "unknown",
                                                       "correct")}

@@ -104,6 +104,7 @@ def upload_files(
     only_errors: bool = False,
     corrections: bool = False,
     correction_date: date | None = None,
+    period: tuple[date, date] | None = None,
     transport: httpx.BaseTransport | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
@@ -116,7 +117,8 @@ def upload_files(
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
     if dry_run:
         with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
-            plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections)
+            plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections,
+                                  period=period)
             return conversion, UploadReport(
                 dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
                 deleted=plan.deleted, still_unknown=plan.unknown, requests=_count_requests(conversion, ledger, plan))
@@ -127,7 +129,7 @@ def upload_files(
         timeout=http_timeout, token_env=token_env,
     ) as client:
         report = send(conversion, ledger, client, only_errors=only_errors, corrections=corrections,
-                      correction_date=correction_date, progress=progress)
+                      correction_date=correction_date, period=period, progress=progress)
     return conversion, report
 
 
@@ -153,11 +155,12 @@ def correction_status(conversion: Conversion, ledger_path: Path) -> UploadReport
 
 def send(
     conversion: Conversion, ledger: Ledger, client: FXClient, *, only_errors: bool = False,
-    corrections: bool = False, correction_date: date | None = None, progress: Progress | None = None,
+    corrections: bool = False, correction_date: date | None = None, period: tuple[date, date] | None = None,
+    progress: Progress | None = None,
 ) -> UploadReport:
     """Send every unit the plan calls for; record each step in the ledger first."""
     recovered = tuple(ledger.recover())
-    plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections)
+    plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections, period=period)
     units = _units(conversion, ledger, plan, correction_date)
     auto_numbering = client.auto_numbering() if units else True
     sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units))

@@ -181,3 +181,24 @@ def test_review_workbook_lists_changes_on_a_correction_sheet(write_csv: WriteCsv
     sheet = load_workbook(tmp_path / "r.xlsx")["訂正"]
     values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2) if row[0].value]
     assert [(v[0], v[2]) for v in values if v[0] in ("変更あり", "削除あり")] == [("変更あり", "A"), ("削除あり", "B")]
+
+
+def test_declared_period_finds_a_deletion_on_the_boundary_day(write_csv: WriteCsv, mappings: Path,
+                                                               tmp_path: Path) -> None:
+    """Deleting the month's last-day document leaves no date to infer the period from."""
+    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    up(write_csv(month()), mappings, emu, ledger)
+    without_c = write_csv([r for r in month() if r["doc"] != "C"], name="no-c.csv")  # C was on 10/03
+    assert up(without_c, mappings, emu, ledger).deleted == ()
+    declared = up(without_c, mappings, emu, ledger, period=(date(2026, 10, 1), date(2026, 10, 31)))
+    assert declared.deleted == ("売上|C|2026-10-03",)
+    from click.testing import CliRunner
+
+    from converter.cli import main
+
+    bad = CliRunner().invoke(main, ["upload", str(without_c), "-m", str(mappings), "--ledger", str(ledger),
+                                    "--dry-run", "--period", "2026-10-31:2026-10-01"])
+    assert bad.exit_code == 2 and "--period" in bad.output
+    dry = CliRunner().invoke(main, ["upload", str(without_c), "-m", str(mappings), "--ledger", str(ledger),
+                                    "--dry-run", "--period", "2026-10-01:2026-10-31"])
+    assert dry.exit_code == 1 and "削除あり: 売上|C|2026-10-03" in dry.stdout
