@@ -15,6 +15,7 @@ import email.utils
 import ipaddress
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _raise_for_certificate(err: Exception) -> None:
+    """A certificate FX's name cannot be verified against: retrying will not help, and the usual
+    cause is a company proxy whose CA the machine does not know."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            raise FXAPIError("FX のサーバー証明書を検証できません。接続先 (base_url) を確認してください。"
+                             "社内プロキシ等の証明書を使う環境では、その CA 証明書のパスを環境変数 "
+                             "SSL_CERT_FILE に設定してください (検証を無効にはしません)") from None
+        cause = cause.__cause__ or cause.__context__
+    return
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:
@@ -154,6 +168,7 @@ class FXClient:
             try:
                 response = self._http.post(url, content=body)
             except _NOT_SENT as err:
+                _raise_for_certificate(err)
                 if attempt >= self.retry.attempts:
                     return ImportResult("not_sent", message=f"FX に接続できません ({type(err).__name__})",
                                         attempts=attempt)
@@ -190,6 +205,7 @@ class FXClient:
             try:
                 response = self._http.get(f"{self.prefix}/{path.lstrip('/')}", params=params)
             except httpx.TransportError as err:
+                _raise_for_certificate(err)
                 if attempt >= self.retry.attempts:
                     raise FXAPIError(f"FX に接続できません ({type(err).__name__}): {path}") from None
                 self.retry.sleep(self.retry.delay(attempt, None))
