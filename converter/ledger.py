@@ -34,200 +34,44 @@ when the holder is killed; local file systems only). Preview opens with ``readon
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import getpass
 import json
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from converter.errors import LedgerError, LedgerLocked
+from converter.errors import LedgerError
+from converter.ledger_lock import RunLock, private_umask
+from converter.ledger_records import (
+    ACTION_LABELS,
+    DOC_COLUMNS,
+    MAX_JOURNO,
+    MAX_JOURNO_READ,
+    ROLES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUS_LABELS,
+    STATUSES,
+    V2_COLUMNS,
+    Classification,
+    DocumentInfo,
+    DocumentRecord,
+    Event,
+    chunks,
+    current_user,
+    default_ledger_path,
+    document_key,
+    shorten,
+    unique,
+)
 
 __all__ = [
     "ACTION_LABELS", "MAX_JOURNO", "MAX_JOURNO_READ", "STATUSES", "STATUS_LABELS",
     "Classification", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
     "default_ledger_path", "document_key",
 ]
-
-SCHEMA_VERSION: Final = 2  # 2: parent/role/posted for corrections (赤黒訂正)
-MAX_JOURNO_READ: Final = 999_999  # journo_read: 6 half-width digits
-MAX_JOURNO: Final = 99_999  # journo: 5 half-width digits
-
-STATUSES: Final = ("pending", "sending", "done", "error", "unknown")
-STATUS_LABELS: Final[dict[str, str]] = {
-    "pending": "連携待ち", "sending": "連携中", "done": "連携完了", "error": "エラー",
-    "unknown": "要確認",
-}
-ACTION_LABELS: Final[dict[str, str]] = {  # 操作種別 for the history display
-    "register": "登録", "send": "連携", "retry": "再連携", "done": "連携完了", "error": "エラー",
-    "unknown": "要確認", "unsent": "未送信に戻す", "recover": "中断からの復旧",
-    "resolve": "確認結果の登録", "forget": "削除",
-}
-
-_CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    key TEXT PRIMARY KEY,
-    journo_read INTEGER NOT NULL UNIQUE CHECK (journo_read BETWEEN 1 AND {MAX_JOURNO_READ}),
-    content_hash TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending','sending','done','error','unknown')),
-    attempts INTEGER NOT NULL DEFAULT 0, last_message TEXT NOT NULL DEFAULT '',
-    journo INTEGER CHECK (journo IS NULL OR journo BETWEEN 1 AND {MAX_JOURNO}),
-    kind TEXT NOT NULL DEFAULT '', doc_no TEXT NOT NULL DEFAULT '', ymd TEXT NOT NULL DEFAULT '',
-    amount INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    operator TEXT NOT NULL DEFAULT '', parent TEXT NOT NULL DEFAULT '',
-    role TEXT NOT NULL DEFAULT 'original', posted TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS documents_status ON documents (status);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL,
-    action TEXT NOT NULL, status TEXT NOT NULL, operator TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS events_key ON events (key);
-"""
-
-_DOC_COLUMNS = (
-    "key, journo_read, content_hash, status, attempts, last_message, journo, kind, doc_no,"
-    " ymd, amount, created_at, updated_at, operator, parent, role"
-)
-#: Columns added after version 1, with their definitions (migrated in place on open).
-_V2_COLUMNS = {
-    "parent": "TEXT NOT NULL DEFAULT ''",
-    "role": "TEXT NOT NULL DEFAULT 'original'",
-    "posted": "TEXT NOT NULL DEFAULT ''",
-}
-ROLES: Final = ("original", "reversal", "replacement")
-
-
-_UMASK_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _private_umask() -> Iterator[None]:
-    """Files created inside are user-only. umask is process-wide, so one thread at a time
-    (``converter batch`` opens the ledgers of several companies in threads)."""
-    with _UMASK_LOCK:
-        old = os.umask(0o077)
-        try:
-            yield
-        finally:
-            os.umask(old)
-
-
-def default_ledger_path(mappings_dir: Path, ocode: str) -> Path:
-    """``<mappings_dir>/../ledgers/<ocode>.sqlite``: one ledger per company, beside the mappings."""
-    return Path(mappings_dir).parent / "ledgers" / f"{ocode}.sqlite"
-
-
-def document_key(kind: str, doc_no: str, ymd: str) -> str:
-    """A document's ledger key: 取引種別 | 帳票番号 | 取引日 (callers may build their own)."""
-    return f"{kind}|{doc_no}|{ymd}"
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """What the caller knows of a source document (``ymd`` should sort, e.g. YYYYMMDD)."""
-
-    key: str
-    content_hash: str
-    kind: str = ""
-    doc_no: str = ""
-    ymd: str = ""
-    amount: int = 0
-    parent: str = ""  # for a correction: the source document it corrects
-    role: str = "original"  # original | reversal (取消) | replacement (訂正後)
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    """One row of the ledger."""
-
-    key: str
-    journo_read: int
-    content_hash: str
-    status: str
-    attempts: int
-    last_message: str
-    journo: int | None
-    kind: str
-    doc_no: str
-    ymd: str
-    amount: int
-    created_at: str
-    updated_at: str
-    operator: str
-    parent: str = ""
-    role: str = "original"
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of a document's API連携履歴; ``status``: the status after (``""``: forgotten)."""
-
-    key: str
-    at: str
-    action: str
-    status: str
-    operator: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Classification:
-    """Incoming documents by what an upload must do with them (each tuple in input order)."""
-
-    new: tuple[str, ...]  # not in the ledger: register and send
-    unsent: tuple[str, ...]  # pending or error: send
-    done_same: tuple[str, ...]  # done with the same content: skip
-    changed: tuple[str, ...]  # done, content differs: report, never resend silently
-    unknown: tuple[str, ...]  # 要確認: skip and report until resolved
-    sending: tuple[str, ...]  # only if recover() was not run: skip and report
-
-    @property
-    def to_send(self) -> tuple[str, ...]:
-        return self.new + self.unsent
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _shorten(keys: Iterable[str], limit: int = 5) -> str:
-    keys = list(keys)
-    text = ", ".join(keys[:limit])
-    return text + (f" ほか {len(keys) - limit} 件" if len(keys) > limit else "")
-
-
-def _unique(keys: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    out: list[str] = []
-    dup: list[str] = []
-    for key in keys:
-        if not isinstance(key, str) or not key:
-            raise LedgerError(f"台帳のキーが不正です: {key!r}")
-        (dup if key in seen else out).append(key)
-        seen.add(key)
-    if dup:
-        raise LedgerError(f"同じ帳票が重複して指定されました: {_shorten(dup)}")
-    return out
-
-
-def _current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in a container: fall back to the uid
-        return f"uid{os.getuid()}"
 
 
 class Ledger:
@@ -241,8 +85,7 @@ class Ledger:
         self.ocode = ocode
         self.operator = operator
         self.readonly = readonly
-        self._lock_fd: int | None = None
-        self._lock_depth = 0
+        self._run_lock = RunLock(path, operator)
 
     # ----------------------------------------------------------------- open / close / lock
     @classmethod
@@ -258,11 +101,11 @@ class Ledger:
         path = Path(path)
         if not ocode:
             raise LedgerError("台帳を開くには会社コード (ocode) が必要です", file=str(path))
-        who = operator if operator is not None else _current_user()
+        who = operator if operator is not None else current_user()
         try:
             if readonly and not path.exists():
                 conn = sqlite3.connect(":memory:", isolation_level=None)
-                conn.executescript(_SCHEMA)
+                conn.executescript(SCHEMA)
                 cls._init_meta(conn, ocode)
             elif readonly:
                 conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -288,7 +131,7 @@ class Ledger:
     @classmethod
     def _connect_rw(cls, path: Path, ocode: str) -> sqlite3.Connection:
         # umask covers the -wal/-shm side files; SQLite also copies the main file's mode.
-        with _private_umask():
+        with private_umask():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -302,7 +145,7 @@ class Ledger:
                                       file=str(path))
                 if "documents" not in tables:
                     conn.execute("BEGIN IMMEDIATE")
-                    for statement in _SCHEMA.split(";"):
+                    for statement in SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     cls._init_meta(conn, ocode)
@@ -318,7 +161,7 @@ class Ledger:
     def _migrate(conn: sqlite3.Connection) -> None:
         """Version 1 ledgers gain the correction columns; nothing else changes."""
         have = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
-        missing = {name: spec for name, spec in _V2_COLUMNS.items() if name not in have}
+        missing = {name: spec for name, spec in V2_COLUMNS.items() if name not in have}
         if not missing:
             return
         conn.execute("BEGIN IMMEDIATE")
@@ -347,7 +190,7 @@ class Ledger:
                               file=str(self.path))
 
     def close(self) -> None:
-        self._release_all()
+        self._run_lock.release_all()
         self._conn.close()
 
     def __enter__(self) -> Ledger:
@@ -358,57 +201,18 @@ class Ledger:
 
     @property
     def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
+        return self._run_lock.path
 
     @property
     def locked(self) -> bool:
-        return self._lock_depth > 0
+        return self._run_lock.held
 
     def acquire_lock(self) -> None:
         """Take the run lock or raise :class:`LedgerLocked` at once (nests within one object)."""
-        if self._lock_depth:
-            self._lock_depth += 1
-            return
-        try:
-            with _private_umask():
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as err:
-            raise LedgerError(f"ロックファイルを作れません ({err})",
-                              file=str(self.lock_path)) from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = self._describe_holder(fd)
-            os.close(fd)
-            raise LedgerLocked(f"別の処理がこの台帳を使用中です: {self.path}{holder}。"
-                               "その処理が終わってから再実行してください") from None
-        info = {"pid": os.getpid(), "operator": self.operator, "since": self._now()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode(), 0)
-        self._lock_fd = fd
-        self._lock_depth = 1
+        self._run_lock.acquire()
 
     def release_lock(self) -> None:
-        if self._lock_depth > 1:
-            self._lock_depth -= 1
-        elif self._lock_depth == 1:
-            self._release_all()
-
-    def _release_all(self) -> None:
-        if self._lock_fd is not None:
-            # Closing the descriptor drops the flock; the info text is left for diagnosis.
-            os.close(self._lock_fd)
-        self._lock_fd = None
-        self._lock_depth = 0
-
-    @staticmethod
-    def _describe_holder(fd: int) -> str:
-        try:
-            info = json.loads(os.pread(fd, 4096, 0).decode())
-            return f" (pid {info['pid']}, 作業者 {info['operator']}, 開始 {info['since']})"
-        except (OSError, ValueError, KeyError, TypeError):
-            return ""
+        self._run_lock.release()
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[Ledger]:
@@ -450,9 +254,9 @@ class Ledger:
 
     def _rows(self, keys: Sequence[str]) -> dict[str, DocumentRecord]:
         found: dict[str, DocumentRecord] = {}
-        for part in _chunks(keys):
+        for part in chunks(keys):
             marks = ",".join("?" * len(part))
-            sql = f"SELECT {_DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
+            sql = f"SELECT {DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
             for row in self._conn.execute(sql, tuple(part)):
                 found[row[0]] = DocumentRecord(*row)
         return found
@@ -472,18 +276,18 @@ class Ledger:
 
         Called inside the caller's write transaction, so nothing changes between check and update.
         """
-        wanted = _unique(keys)
+        wanted = unique(keys)
         rows = self._rows(wanted)
         allowed_set = set(allowed)
         missing = [k for k in wanted if k not in rows]
         if missing:
-            raise LedgerError(f"{what}: 台帳にない帳票です: {_shorten(missing)}",
+            raise LedgerError(f"{what}: 台帳にない帳票です: {shorten(missing)}",
                               file=str(self.path))
         bad = [f"{k} ({STATUS_LABELS[rows[k].status]})" for k in wanted
                if rows[k].status not in allowed_set]
         if bad:
             allowed_text = "・".join(STATUS_LABELS[s] for s in STATUSES if s in allowed_set)
-            raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {_shorten(bad)}",
+            raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {shorten(bad)}",
                               file=str(self.path))
         return {k: rows[k] for k in wanted}
 
@@ -502,7 +306,7 @@ class Ledger:
     # ----------------------------------------------------------------- ids
     def assign_ids(self, docs: Sequence[DocumentInfo]) -> dict[str, int]:
         """``journo_read`` for every document; new keys are registered ``pending`` in order."""
-        keys = _unique(d.key for d in docs)
+        keys = unique(d.key for d in docs)
         with self._write() as conn:
             ids = {r.key: r.journo_read for r in self._rows(keys).values()}
             new = [d for d in docs if d.key not in ids]
@@ -572,7 +376,7 @@ class Ledger:
         if status is not None and status not in STATUSES:
             raise LedgerError(f"不明なステータスです: {status}")
         where = "" if status is None else " WHERE status = ?"
-        sql = f"SELECT {_DOC_COLUMNS} FROM documents{where} ORDER BY journo_read"
+        sql = f"SELECT {DOC_COLUMNS} FROM documents{where} ORDER BY journo_read"
         return [DocumentRecord(*r) for r in self._conn.execute(sql, () if status is None
                                                                 else (status,))]
 
@@ -592,7 +396,7 @@ class Ledger:
         return self.documents("error")
 
     def classify(self, docs: Sequence[DocumentInfo]) -> Classification:
-        keys = _unique(d.key for d in docs)
+        keys = unique(d.key for d in docs)
         rows = self._rows(keys)
         groups: dict[str, list[str]] = {
             c: [] for c in ("new", "unsent", "done_same", "changed", "unknown", "sending")}
@@ -615,7 +419,7 @@ class Ledger:
         here = set(present)
         kind_set = set(kinds) if kinds is not None else None
         rows = self._conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE status = 'done' AND role = 'original'"
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE status = 'done' AND role = 'original'"
             " AND ymd BETWEEN ? AND ? ORDER BY journo_read", (ymd_from, ymd_to))
         return [rec for rec in (DocumentRecord(*r) for r in rows)
                 if rec.key not in here and (kind_set is None or rec.kind in kind_set)]
@@ -624,9 +428,9 @@ class Ledger:
         """Each source document's records: the original, then its corrections in order."""
         wanted = list(dict.fromkeys(keys))
         found: dict[str, list[DocumentRecord]] = {}
-        for part in _chunks(wanted):
+        for part in chunks(wanted):
             marks = ",".join("?" * len(part))
-            sql = (f"SELECT {_DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
+            sql = (f"SELECT {DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
                    f" OR parent IN ({marks}) ORDER BY journo_read")
             for row in self._conn.execute(sql, tuple(part) * 2):
                 record = DocumentRecord(*row)
@@ -636,7 +440,7 @@ class Ledger:
     def posted(self, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """The slips each document was sent as (empty list if it never was)."""
         result: dict[str, list[dict[str, Any]]] = {}
-        for part in _chunks(list(dict.fromkeys(keys))):
+        for part in chunks(list(dict.fromkeys(keys))):
             marks = ",".join("?" * len(part))
             for key, body in self._conn.execute(
                     f"SELECT key, posted FROM documents WHERE key IN ({marks})", tuple(part)):
