@@ -58,7 +58,7 @@ import httpx
 
 from .config import load_settings, load_yaml, strip_lines
 from .errors import ConfigError, ConverterError, FXAuthError, InputError, Problem, ProblemsFound
-from .fxapi import check_base_url
+from .fxapi import DEFAULT_TOKEN_ENV, check_base_url
 from .ledger import default_ledger_path
 from .pipeline import Options
 from .slips import Filters
@@ -69,7 +69,6 @@ __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "STATUS_LABELS", "CompanyRe
 
 DEFAULT_CONCURRENCY = 2
 MAX_CONCURRENCY = 16  # FX answers 429 to a client that floods it; more threads gain nothing
-DEFAULT_TOKEN_ENV = "FX_API_TOKEN"
 
 #: CompanyResult.status → what the summary shows.
 STATUS_LABELS = {"done": "完了", "attention": "要対応", "failed": "失敗"}

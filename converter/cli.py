@@ -19,6 +19,7 @@ import click
 
 from .config import load_settings
 from .errors import ConverterError, LedgerError, Problem, ProblemsFound
+from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
@@ -216,7 +217,7 @@ def upload_options(func: F) -> F:
         conversion_options,
         ledger_options,
         click.option("--base-url", default=None, help="FX API base URL (default: settings.yaml base_url)."),
-        click.option("--token-env", default="FX_API_TOKEN", show_default=True,
+        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True,
                      help="Environment variable holding the FX API token."),
         click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing."),
         click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,

@@ -22,10 +22,10 @@ from typing import Any
 import pandas as pd
 
 from .ledger import DocumentInfo, DocumentRecord, Ledger
-from .pipeline import Conversion, cut_to_width
+from .pipeline import Conversion
+from .schema import RCJ_SLIP_WIDTH, cut_to_width
 
 REVERSAL_PREFIX = "取消:"
-MEMO_WIDTH = 80
 
 
 @dataclass
@@ -185,7 +185,7 @@ def reversal_slips(posted: list[dict[str, Any]], journo_read: int, on: date | No
         details = []
         for line in slip["detail"]:
             flipped = {**line, "is_ocr_dc": 1 - int(line["is_ocr_dc"])}
-            flipped["rcj_slip"] = cut_to_width(REVERSAL_PREFIX + str(line.get("rcj_slip", "")), MEMO_WIDTH)
+            flipped["rcj_slip"] = cut_to_width(REVERSAL_PREFIX + str(line.get("rcj_slip", "")), RCJ_SLIP_WIDTH)
             details.append(flipped)
         slips.append({"ymd_tr": on.isoformat() if on else slip["ymd_tr"], "journo_read": str(journo_read),
                       **head, "detail": details})

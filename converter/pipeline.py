@@ -22,7 +22,7 @@ from .masters_check import apply_masters
 from .normalise import normalise
 from .payload import JOURNO_READ_MAX, Request, build_requests, plan_chunks
 from .read import SourceFile, read_inputs
-from .schema import fx_width, validate_lines, validate_period, validate_slips
+from .schema import RCJ_SLIP_WIDTH, cut_to_width, fx_width, validate_lines, validate_period, validate_slips
 from .slips import (
     DEBIT,
     Filters,
@@ -33,7 +33,6 @@ from .slips import (
     to_lines,
 )
 
-MEMO_WIDTH = 80
 NOTICE_STATUSES = ("破棄", "失注")
 
 
@@ -179,24 +178,15 @@ def _memo(lines: pd.DataFrame, truncate: bool) -> tuple[pd.DataFrame, list[Probl
     lines = lines.assign(rcj_slip=lines["memo"])
     if not truncate:
         return lines, []
-    too_wide = fx_width(lines["rcj_slip"]) > MEMO_WIDTH
+    too_wide = fx_width(lines["rcj_slip"]) > RCJ_SLIP_WIDTH
     notices = []
     wide = lines.loc[too_wide, ["rcj_slip", "_file", "_row", "doc"]]
     for index, memo, file, row, doc in wide.itertuples(name=None):  # only the over-wide memos
-        cut = cut_to_width(str(memo), MEMO_WIDTH)
+        cut = cut_to_width(str(memo), RCJ_SLIP_WIDTH)
         lines.at[index, "rcj_slip"] = cut
         notices.append(Problem(str(file), int(row), "摘要", str(memo)[:60], "memo_truncated",
                                f"摘要(rcj_slip)を 80 桁に切り詰めました: 「{cut}」", document=str(doc)))
     return lines, notices
-
-
-def cut_to_width(text: str, width: int) -> str:
-    used = 0
-    for i, ch in enumerate(text):
-        used += 1 if (" " <= ch <= "~" or "\uff61" <= ch <= "\uff9f") else 2
-        if used > width:
-            return text[:i]
-    return text
 
 
 def _journo_reads(

@@ -8,6 +8,7 @@ with the file, the Excel row, the source column, the value, the rule and what to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,12 +23,25 @@ from .slips import CREDIT, DEBIT, MAX_LINES_PER_SIDE, document_codes
 
 #: Characters FX counts as half-width (1); every other character counts 2.
 _WIDE = r"[^\x20-\x7e\uff61-\uff9f]"
+_WIDE_CHAR = re.compile(_WIDE)
+NM_CSTM_WIDTH = 40  # 取引先名: 全角 20 / 半角 40
+RCJ_SLIP_WIDTH = 80  # 元帳摘要: 全角 40 / 半角 80
 
 
 def fx_width(s: pd.Series) -> pd.Series:
     """Display width as FX counts it (全角 = 2, 半角 = 1), vectorised."""
     text = s.astype(str)
     return text.str.len() + text.str.count(_WIDE)
+
+
+def cut_to_width(text: str, width: int) -> str:
+    """The longest prefix of ``text`` whose FX width is at most ``width`` (same rule as fx_width)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if _WIDE_CHAR.match(ch) else 1
+        if used > width:
+            return text[:i]
+    return text
 
 
 @dataclass(frozen=True)
@@ -124,8 +138,8 @@ LINE_SCHEMA = pa.DataFrameSchema(
         "cd_auxact": pa.Column(str, _blank_or(r"[0-9A-Z]{1,2}", "cd_auxact_format")),
         "cd_dep": pa.Column(str, _blank_or(r"\d{3}", "cd_dep_format")),
         "cd_cstm": pa.Column(str, _blank_or(r"\d{6}", "cd_cstm_format")),
-        "nm_cstm": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= 40), name="nm_cstm_width")),
-        "rcj_slip": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= 80), name="rcj_slip_width")),
+        "nm_cstm": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= NM_CSTM_WIDTH), name="nm_cstm_width")),
+        "rcj_slip": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= RCJ_SLIP_WIDTH), name="rcj_slip_width")),
         "tptn": pa.Column(str, _blank_or(r"\d{1,2}", "tptn_format")),
         "tbptn": pa.Column(str, _blank_or(r"\d{1,2}", "tbptn_format")),
         "cmtxrate": pa.Column("Int64", pa.Check(lambda s: s.isna() | s.between(0, 9999), name="cmtxrate_range"),

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .corrections import Plan, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
-from .fxapi import FXClient, ImportResult, token_from_env
+from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .ledger import DocumentInfo, Ledger, default_ledger_path
 from .payload import MAX_LINES_PER_REQUEST, build_requests
 from .pipeline import Conversion, Options, convert
@@ -99,7 +99,7 @@ def upload_files(
     *,
     ledger_path: Path | None = None,
     base_url: str | None = None,
-    token_env: str = "FX_API_TOKEN",
+    token_env: str = DEFAULT_TOKEN_ENV,
     dry_run: bool = False,
     only_errors: bool = False,
     corrections: bool = False,
@@ -119,9 +119,7 @@ def upload_files(
         with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
             plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections,
                                   period=period)
-            return conversion, UploadReport(
-                dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
-                deleted=plan.deleted, still_unknown=plan.unknown, requests=_count_requests(conversion, ledger, plan))
+            return conversion, _planned(plan, requests=_count_requests(conversion, ledger, plan))
     token = token_from_env(token_env)
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     with Ledger.open(path, ocode=settings.ocode, lock=True) as ledger, FXClient(
@@ -149,8 +147,13 @@ def correction_status(conversion: Conversion, ledger_path: Path) -> UploadReport
         return None
     with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True) as ledger:
         plan = plan_documents(conversion, ledger)
+    return _planned(plan)
+
+
+def _planned(plan: Plan, requests: int = 0) -> UploadReport:
+    """What an upload would do, as a report (nothing sent, nothing recorded)."""
     return UploadReport(dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
-                        deleted=plan.deleted, still_unknown=plan.unknown)
+                        deleted=plan.deleted, still_unknown=plan.unknown, requests=requests)
 
 
 def send(
