@@ -108,10 +108,11 @@ def ledger_options(func: F) -> F:
 
 
 def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
-             exclude_status: str | None, truncate_memo: bool, no_masters: bool = False, **_: Any) -> Options:
+             exclude_status: str | None, truncate_memo: bool, no_masters: bool = False,
+             validate_only: bool = False, **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
     return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
-                   use_masters=not no_masters)
+                   use_masters=not no_masters, validate_only=validate_only)
 
 
 def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
@@ -131,7 +132,7 @@ def main() -> None:
 @handle_errors
 def check(fmt: str, **kwargs: Any) -> None:
     """Check exports and mappings; exit 1 if anything would stop an upload."""
-    result = run_conversion(**kwargs)
+    result = run_conversion(validate_only=True, **kwargs)
     if fmt == "json":
         report = {
             "problems": [p.as_dict() for p in result.problems],
@@ -165,7 +166,9 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
         write_review(result, review_path, corrections=correction_rows(status) if status else None)
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
-        paths = write_requests(list(result.requests), payload_dir)
+        # Built while written (a big month's bodies need not all sit in memory), unless the review
+        # workbook has built them already.
+        paths = write_requests(result.requests if review_path is not None else result.iter_requests(), payload_dir)
         click.echo(f"送信内容を {len(paths)} ファイルに書き出しました: {payload_dir}", err=True)
     sys.exit(0 if result.ok else 1)
 

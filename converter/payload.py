@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -129,8 +129,19 @@ def build_requests(
     journos: Mapping[str, int] | None = None,
 ) -> list[Request]:
     """Request bodies for the documents in ``docs`` (which carry ``journo_read`` and ``request``)."""
+    return list(iter_requests(lines, docs, settings, journos))
+
+
+def iter_requests(
+    lines: pd.DataFrame,
+    docs: pd.DataFrame,
+    settings: Settings,
+    journos: Mapping[str, int] | None = None,
+) -> Iterator[Request]:
+    """``build_requests`` one request at a time, so that a caller writing them out never holds every
+    body at once (a million-line month is ~300 MB of JSON)."""
     if docs.empty:
-        return []
+        return
     at, picked = _request_order(lines, docs)
     req = docs["request"].to_numpy(dtype=np.int64)[at]
     ids = docs["journo_read"].to_numpy(dtype=np.int64)[at]
@@ -149,7 +160,6 @@ def build_requests(
         if getattr(settings, flag):
             head = (head[0], head[1] + f',"{flag}":1')
 
-    requests: list[Request] = []
     bounds = np.r_[np.flatnonzero(new_req), n]
     first = 0  # requests are built in batches of ~128k lines: the fragment arrays stay small
     while first < len(bounds) - 1:
@@ -166,10 +176,9 @@ def build_requests(
             s0, s1 = int(slip_bounds[i]), int(slip_bounds[i + 1])
             docs_here = doc_of_slip[s0:s1]
             once = np.r_[True, docs_here[1:] != docs_here[:-1]]  # a document's slips are listed once
-            requests.append(Request(int(req[lo + a]), data, tuple(str(d) for d in docs_here[once]),
-                                    tuple(str(k) for k in keys[s0:s1]), b - a))
+            yield Request(int(req[lo + a]), data, tuple(str(d) for d in docs_here[once]),
+                          tuple(str(k) for k in keys[s0:s1]), b - a)
         first = last
-    return requests
 
 
 _BATCH = 1 << 17
@@ -219,7 +228,7 @@ def _request_order(lines: pd.DataFrame, docs: pd.DataFrame) -> tuple[np.ndarray,
     return at[perm], wanted[perm]
 
 
-def write_requests(requests: list[Request], folder: Path) -> list[Path]:
+def write_requests(requests: Iterable[Request], folder: Path) -> list[Path]:
     """``request-0001.json`` … exactly as they would be POSTed; user-only from the moment they exist."""
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

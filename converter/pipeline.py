@@ -1,14 +1,16 @@
 """The conversion as one library call: read → normalise → map → validate → slips → bodies.
 
 ``convert()`` always runs every stage it can and collects every problem, so one run tells
-the accountant everything that is wrong. Request bodies are built only when nothing is wrong:
-a body is what would be sent, and nothing is sent while a problem exists.
+the accountant everything that is wrong. Request bodies are built only when nothing is wrong
+(a body is what would be sent, and nothing is sent while a problem exists), and only when asked
+for: ``Conversion.requests`` or, one at a time, ``Conversion.iter_requests()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +22,14 @@ from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
 from .masters import load_masters
 from .masters_check import apply_masters
 from .normalise import normalise
-from .payload import JOURNO_READ_MAX, Request, build_requests, plan_chunks
+from .payload import JOURNO_READ_MAX, Request, iter_requests, plan_chunks
 from .read import SourceFile, read_inputs
 from .schema import RCJ_SLIP_WIDTH, cut_to_width, fx_width, validate_lines, validate_period, validate_slips
 from .slips import (
     DEBIT,
     Filters,
     assign_documents,
+    content_hashes,
     document_table,
     filter_documents,
     number_slips,
@@ -43,6 +46,9 @@ class Options:
     filters: Filters = field(default_factory=Filters)
     truncate_memo: bool = False
     use_masters: bool = True  # check against MAPPINGS/masters/<ocode>.json when it exists
+    #: ``check`` only validates: it needs no content hashes (only the ledger compares them; on a big
+    #: month they are a sixth of the conversion).
+    validate_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,24 @@ class Conversion:
     problems: tuple[Problem, ...]
     unmapped: tuple[Unmapped, ...]
     notices: tuple[Problem, ...]  # not errors: e.g. each 摘要 cut by --truncate-memo
-    requests: tuple[Request, ...]
+    journos: Mapping[str, int] | None = field(default=None, repr=False)  # FX's journo per slip key
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def iter_requests(self) -> Iterator[Request]:
+        """The request bodies, built one at a time as they are asked for; none while a problem exists
+        (a body is what would be sent, and nothing is sent then)."""
+        if self.problems or self.documents.empty:
+            return iter(())
+        return iter_requests(self.lines, self.documents, self.settings, self.journos)
+
+    @cached_property
+    def requests(self) -> tuple[Request, ...]:
+        """Every request body, built on first use: ``check`` and ``upload`` (which packs its own
+        requests from the ledger's plan) never pay for them."""
+        return tuple(self.iter_requests())
 
     def summary(self) -> dict[str, int]:
         debit = int(self.lines.loc[self.lines["side"] == DEBIT, "amount"].sum())
@@ -72,9 +91,10 @@ class Conversion:
             "files": len(self.files),
             "rows": sum(f.rows for f in self.files),
             "documents": len(self.documents),
-            "slips": int(self.lines["slip_key"].nunique()) if len(self.lines) else 0,
+            "slips": int(self.documents["slips"].sum()),
             "detail_lines": len(self.lines),
-            "requests": len(self.requests),
+            # planned, so that check (which builds no bodies) says how many uploads would take
+            "requests": int(self.documents["request"].max()) if self.ok and len(self.documents) else 0,
             "skipped": len(self.skipped),
             "skipped_zero_yen": int(self.skipped["reason"].str.startswith("0円").sum()),
             "problems": len(self.problems),
@@ -98,15 +118,19 @@ def convert(
     settings, mappings, profile = load_configuration(mappings_dir, options.profile)
 
     read = read_inputs(inputs, profile, options.sheet)
-    problems = list(read.problems)
+    files, problems = read.files, list(read.problems)
     rows, found = normalise(read.rows, profile)
+    del read  # the text as read: its columns replaced by normalised ones are not needed again
     problems += found
     rows, found = assign_documents(rows, profile)
     problems += found
-    rows, skipped = filter_documents(rows, profile, options.filters)
-    lines, found = to_lines(rows, profile)
+    order, skipped = filter_documents(rows, profile, options.filters)
+    lines, found = to_lines(rows, profile, order)
     problems += found
     row_problem_docs = _docs_with_problems(rows, problems)
+    status_notices = _status_notices(rows, lines)
+    hashes = content_hashes(rows) if not options.validate_only else None
+    del rows  # every later stage works on the detail lines: a big month's source rows are ~200 MB
 
     lines, found, unmapped = apply_mappings(lines, mappings, settings)
     problems += found
@@ -125,20 +149,22 @@ def convert(
     problems += validate_slips(balanced, profile)
     problems += validate_period(lines, profile)
 
-    docs = document_table(lines, rows) if len(lines) else _empty_documents()
+    docs = document_table(lines, hashes) if len(lines) else _empty_documents()
     ids, found = _journo_reads(docs, known_ids or {}, next_id)
     problems += found
     docs["journo_read"] = ids
-    lines["journo_read"] = lines["doc"].map(docs.set_index("doc")["journo_read"])
+    if int(docs["lines"].sum()) == len(lines):  # documents listed as their lines run: together, in order
+        lines["journo_read"] = np.repeat(ids.to_numpy(), docs["lines"].to_numpy())
+    else:
+        lines["journo_read"] = lines["doc"].map(docs.set_index("doc")["journo_read"])
     docs["request"], found = plan_chunks(docs)
     problems += found
 
-    notices += _status_notices(docs, rows)
-    requests = build_requests(lines, docs, settings, journos) if not problems else []
+    notices += status_notices
     return Conversion(
-        files=read.files, settings=settings, mappings=mappings, profile=profile, lines=lines,
+        files=files, settings=settings, mappings=mappings, profile=profile, lines=lines,
         documents=docs, skipped=skipped, problems=tuple(_dedupe(problems)),
-        unmapped=tuple(unmapped), notices=tuple(notices), requests=tuple(requests),
+        unmapped=tuple(unmapped), notices=tuple(notices), journos=journos,
     )
 
 
@@ -223,10 +249,16 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return sorted(out, key=lambda p: (p.file, p.row or 0))
 
 
-def _status_notices(docs: pd.DataFrame, rows: pd.DataFrame) -> list[Problem]:
+def _status_notices(rows: pd.DataFrame, lines: pd.DataFrame) -> list[Problem]:
     """Jobcan links 破棄/失注 documents too; say so once per status, since few users expect it."""
-    first = rows.groupby("doc", sort=False)[["status", "_file", "_row", "doc_no"]].first()
-    hit = first[first["status"].isin(NOTICE_STATUSES) & first.index.isin(docs["doc"])]
+    flagged = rows["status"].isin(NOTICE_STATUSES)
+    if not flagged.any():
+        return []
+    flagged_docs = rows.loc[flagged, "doc"].unique()
+    kept = pd.unique(lines.loc[lines["doc"].isin(flagged_docs), "doc"])  # not left out by a filter or 0円
+    of_kept = rows[rows["doc"].isin(kept)]
+    first = of_kept.groupby("doc", sort=False)[["status", "_file", "_row", "doc_no"]].first()
+    hit = first[first["status"].isin(NOTICE_STATUSES)]  # a document's status is its first row's
     notices = []
     for status, group in hit.groupby("status", sort=True):
         numbers = "、".join(group["doc_no"].head(5)) + (" ほか" if len(group) > 5 else "")

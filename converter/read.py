@@ -333,7 +333,7 @@ def _to_canonical(
             if canonical in profile.required:
                 missing.append(profile.source_column(canonical))
             continue
-        picked[canonical] = table[source].astype(str)
+        picked[canonical] = table[source].astype(str).astype(object)
     if missing:
         found = ", ".join(str(c) for c in table.columns[:30])
         raise InputError(

@@ -163,7 +163,8 @@ def validate_lines(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
     columns = [c for c in LINE_SCHEMA.columns if c in lines.columns]
     checked = lines[columns] if keep.all() else lines.loc[keep, columns]
     try:
-        LINE_SCHEMA.validate(checked, lazy=True)
+        # inplace: pandera would otherwise copy every column first (coerce=False: nothing is written)
+        LINE_SCHEMA.validate(checked, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as err:
         return _to_problems(err.failure_cases, lines, profile)
     return []

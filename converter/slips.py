@@ -130,8 +130,13 @@ def _documents_in_several_files(rows: pd.DataFrame, profile: Profile) -> list[Pr
 
 def filter_documents(
     rows: pd.DataFrame, profile: Profile, filters: Filters
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop whole documents by the user's filters and 0円; return (kept rows, skipped list)."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Drop whole documents by the user's filters and 0円; return (the kept rows' positions in
+    document order, skipped list).
+
+    Positions rather than a filtered copy: ``to_lines`` takes the rows it explodes by position
+    anyway, so filtering and ordering cost no copy of the ~25 source columns of their own.
+    """
     reason = pd.Series("", index=rows.index, dtype=object)
     if filters.kinds:
         reason = reason.mask((reason == "") & ~rows["kind"].isin(filters.kinds),
@@ -144,7 +149,7 @@ def filter_documents(
                              "締切済でない (--closed-only)")
     # The document takes the first reason any of its rows has. Documents are grouped by integer
     # code (one factorize) rather than by their text key once per question.
-    codes = document_codes(rows["doc"])[0]
+    codes, heads = document_codes(rows["doc"])
     has_reason = reason != ""
     doc_reason = reason.where(has_reason).groupby(codes).transform("first").fillna("") if has_reason.any() else reason
     amounts = rows[["dr_amount", "cr_amount", "dr_tax_amount", "cr_tax_amount"]].abs().fillna(0)
@@ -164,39 +169,66 @@ def filter_documents(
              rows=("_row", lambda r: ", ".join(str(int(x)) for x in r)))
         .reset_index()
     )
-    return rows.loc[~skip], skipped
+    kept = np.flatnonzero(~skip.to_numpy())
+    rank = _document_rank(rows, codes, heads)
+    return kept[np.argsort(rank[codes[kept]], kind="stable")], skipped
 
 
-def to_lines(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[Problem]]:
-    """Explode each row into its debit and credit detail lines."""
+def _document_rank(rows: pd.DataFrame, codes: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rank of each document (by code) in document order: (first date, kind, number, key).
+
+    The sort runs over documents, not rows, with numpy: the number as a fixed-width unicode array
+    (compared in C, by code point as Python does) and the key's only other part, the date, as
+    sorted codes: ``kind|number|date`` orders like the date once kind and number are equal.
+    """
+    kinds = pd.unique(rows["kind"].to_numpy())
+    numbers = rows["doc_no"].to_numpy(dtype=object)[at]
+    rank = np.empty(len(at), dtype=np.int64)
+    if (rows["doc"].hasnans or rows["doc_no"].hasnans or rows["date"].hasnans
+            or any(not isinstance(k, str) or "|" in k for k in kinds) or "\x00" in "".join(numbers)):
+        # "|" in a 取引種別 lets two (kind, number) pairs share a key, and numpy drops a trailing
+        # NUL: sort the documents' first rows as pandas does
+        first = rows.iloc[at][["ymd", "kind", "doc_no", "doc"]].reset_index(drop=True)
+        order = first.sort_values(["ymd", "kind", "doc_no", "doc"], kind="stable").index.to_numpy()
+        rank[order] = np.arange(len(at))
+        return rank
+    first_date = rows["ymd"].to_numpy()[at]
+    when = np.where(np.isnat(first_date), np.iinfo(np.int64).max, first_date.view(np.int64))  # NaT last
+    kind = pd.factorize(rows["kind"].to_numpy()[at], sort=True)[0]
+    date = pd.factorize(rows["date"].to_numpy()[at], sort=True)[0]
+    rank[np.lexsort((date, np.asarray(numbers, dtype=str), kind, when))] = np.arange(len(at))
+    return rank
+
+
+def to_lines(rows: pd.DataFrame, profile: Profile, order: np.ndarray) -> tuple[pd.DataFrame, list[Problem]]:
+    """Explode the rows at ``order`` (positions, in document order) into their debit and credit
+    detail lines; the lines come out in that order, each row's debit line before its credit line."""
+    chosen = np.zeros(len(rows), dtype=bool)
+    chosen[order] = True
     problems: list[Problem] = []
     common = ["doc", "kind", "doc_no", "date", "ymd", "customer_code", "customer", "customer_key",
               "memo", "project", "status", "_file", "_row", "_bad"]
     kept = []
     for prefix in ("dr_", "cr_"):
-        part = rows[common + [prefix + f for f in SIDE_FIELDS]].rename(
-            columns={prefix + f: f for f in SIDE_FIELDS}
-        )
-        empty_account = (part["account"] == "") | part["account"].isin(profile.sundry_accounts)
-        has_amount = part["amount"].fillna(0) != 0
-        for f, r, v in part.loc[empty_account & has_amount, ["_file", "_row", "amount"]].itertuples(
-            index=False, name=None
-        ):
+        account, amount = rows[prefix + "account"], rows[prefix + "amount"]
+        empty_account = ((account == "") | account.isin(profile.sundry_accounts)).to_numpy()
+        has_amount = (amount.fillna(0) != 0).to_numpy()
+        hit = rows.loc[chosen & empty_account & has_amount, ["_file", "_row", prefix + "amount"]]
+        for f, r, v in hit.itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column(prefix + "account"), "",
                                     "account_required", f"金額 {v:,} があるのに勘定科目が空です。"
                                     "勘定科目を入力してください"))
-        no_amount = ~empty_account & part["amount"].isna() & ~part["_bad"]
-        for f, r in part.loc[no_amount, ["_file", "_row"]].itertuples(index=False, name=None):
+        no_amount = chosen & ~empty_account & amount.isna().to_numpy() & ~rows["_bad"].to_numpy()
+        for f, r in rows.loc[no_amount, ["_file", "_row"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column(prefix + "amount"), "",
                                     "required", "勘定科目があるのに金額が空です。金額を入力してください"))
-        kept.append(~empty_account.to_numpy())
-    # Line order: each row's debit line, then its credit line, rows in file order.
-    pick = np.flatnonzero(np.column_stack(kept).ravel())
-    row, credit = pick // 2, pick % 2 == 1
-    both_empty = ~(kept[0] | kept[1])
+        kept.append(~empty_account)
+    both_empty = chosen & ~(kept[0] | kept[1])
     for f, r in rows.loc[both_empty, ["_file", "_row"]].itertuples(index=False, name=None):
         problems.append(Problem(f, int(r), profile.source_column("dr_account"), "", "empty_row",
                                 "借方・貸方とも勘定科目が空です。行を削除するか科目を入力してください"))
+    pick = np.flatnonzero(np.column_stack(kept)[order].ravel())
+    row, credit = order[pick // 2], pick % 2 == 1
     columns: dict[str, Any] = {name: rows[name].array.take(row) for name in common}
     for name in SIDE_FIELDS:  # debit and credit values stacked, each line taking its side's
         both = pd.concat([rows["dr_" + name], rows["cr_" + name]], ignore_index=True)
@@ -209,10 +241,12 @@ def to_lines(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[P
 
 
 def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-    """Order documents, split sides over 60 lines, and number ``pos_dsp`` per slip and side."""
-    codes, order = _document_order(lines)
-    out = lines.take(order)
-    codes = codes[order]
+    """Split sides over 60 lines, and number ``pos_dsp`` per slip and side.
+
+    ``lines`` come in document order with each document's lines together (``to_lines``).
+    """
+    codes = document_codes(lines["doc"])[0]
+    out = lines.reset_index(drop=True)
     part = np.zeros(len(out), dtype=np.int64)
     problems: list[Problem] = []
     side = out["side"].to_numpy()
@@ -229,7 +263,6 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
                                     "分割できません。帳票を分けてください", document=doc))
         else:
             part[at] = parts
-    out = out.reset_index(drop=True)
     out["part"] = part
     # "<doc>#<part>", built once per document for part 0 (nearly every slip), per line otherwise.
     docs = out["doc"]
@@ -240,37 +273,22 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     if part.any():
         split = part != 0
         out.loc[split, "slip_key"] = docs[split] + "#" + out.loc[split, "part"].astype(str)
-    slip = codes * (int(part.max(initial=0)) + 1) + part
-    out["pos_dsp"] = pd.Series(slip * 2 + side).groupby(slip * 2 + side, sort=False).cumcount().to_numpy() + 1
+    out["pos_dsp"] = _positions_per_side(codes, part, side)
     return out, problems
 
 
-def _document_order(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Document code of each line, and the line order: documents by (first date, kind, number,
-    key), lines of one document in their order.
-
-    The sort runs over documents, not lines, with numpy: the number as a fixed-width unicode array
-    (compared in C, by code point as Python does) and the key's only other part, the date, as
-    sorted codes: ``kind|number|date`` orders like the date once kind and number are equal.
-    """
-    codes, at = document_codes(lines["doc"])  # at: the first line of each document
-    kinds = pd.unique(lines["kind"].to_numpy())
-    numbers = lines["doc_no"].to_numpy(dtype=object)[at]
-    if (lines["doc"].hasnans or lines["doc_no"].hasnans or lines["date"].hasnans
-            or any(not isinstance(k, str) or "|" in k for k in kinds) or "\x00" in "".join(numbers)):
-        # "|" in a 取引種別 lets two (kind, number) pairs share a key, and numpy drops a trailing
-        # NUL: sort the lines themselves, as pandas does
-        first = lines.groupby("doc", sort=False)["ymd"].transform("first")
-        keyed = lines.assign(_first=first)
-        order = keyed.sort_values(["_first", "kind", "doc_no", "doc"], kind="stable").index
-        return codes, lines.index.get_indexer(order)
-    first_date = lines["ymd"].groupby(codes).first().to_numpy()
-    when = np.where(np.isnat(first_date), np.iinfo(np.int64).max, first_date.view(np.int64))  # NaT last
-    kind = pd.factorize(lines["kind"].to_numpy()[at], sort=True)[0]
-    date = pd.factorize(lines["date"].to_numpy()[at], sort=True)[0]
-    rank = np.empty(len(at), dtype=np.int64)
-    rank[np.lexsort((date, np.asarray(numbers, dtype=str), kind, when))] = np.arange(len(at))
-    return codes, np.argsort(rank[codes], kind="stable")
+def _positions_per_side(codes: np.ndarray, part: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """1, 2, … per slip and side. A slip's lines sit together (its parts are cut in line order), so
+    a line's position is the running count of its side less that count where its slip begins."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (part[1:] != part[:-1])])
+    lengths = np.diff(np.r_[starts, len(codes)])
+    is_debit = side == DEBIT
+    debits, credits = np.cumsum(is_debit), np.cumsum(~is_debit)
+    debit_base = np.repeat(debits[starts] - is_debit[starts], lengths)
+    credit_base = np.repeat(credits[starts] - ~is_debit[starts], lengths)
+    return np.where(is_debit, debits - debit_base, credits - credit_base).astype(np.int64)
 
 
 def _split_balanced(doc_lines: pd.DataFrame) -> np.ndarray | None:
@@ -300,15 +318,20 @@ def _split_balanced(doc_lines: pd.DataFrame) -> np.ndarray | None:
     return parts
 
 
-def document_table(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per document: key, kind, number, date, totals, slip count, content hash."""
+def document_table(lines: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per document: key, kind, number, date, totals, slip count, and the content hash from
+    ``hashes`` (``content_hashes`` of the source rows; None leaves it empty: only the ledger compares
+    them, and ``check`` has none)."""
     if lines["doc"].hasnans:  # a line without a document key: the groupby below leaves it out
-        return _document_table_grouped(lines, rows)
+        return _document_table_grouped(lines, hashes)
     codes, at = document_codes(lines["doc"])  # documents in first-line order; at: each one's first line
     side = lines["side"].to_numpy()
     amount = lines["amount"]
     # slip_key is "<doc>#<part>" (number_slips): distinct parts of a document are its slips
     parts = lines["part"] if "part" in lines else pd.factorize(lines["slip_key"], use_na_sentinel=False)[0]
+    slips: np.ndarray = np.ones(len(at), dtype=np.int64)  # nearly always: no document was split
+    if np.any(parts):
+        slips = pd.Series(parts).groupby(codes).nunique().to_numpy(dtype=np.int64)
     docs = pd.DataFrame({
         "doc": lines["doc"].to_numpy(dtype=object)[at],
         **{name: lines[column].array.take(at) for name, column in
@@ -316,18 +339,20 @@ def document_table(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         "debit": amount.where(side == DEBIT, 0).groupby(codes).sum().to_numpy(),
         "credit": amount.where(side == CREDIT, 0).groupby(codes).sum().to_numpy(),
         "lines": np.bincount(codes, minlength=len(at)).astype(np.int64),
-        "slips": pd.Series(parts).groupby(codes).nunique().to_numpy(dtype=np.int64),
+        "slips": slips,
         "file": lines["_file"].array.take(at),
         "row": lines["_row"].to_numpy()[at],
     })
-    hashes = content_hashes(rows)
+    if hashes is None:
+        docs["content_hash"] = np.nan
+        return docs
     found = pd.Index(hashes["doc"]).get_indexer(docs["doc"])
     docs["content_hash"] = hashes["content_hash"].to_numpy(dtype=object)[found]
     docs.loc[found < 0, "content_hash"] = np.nan
     return docs
 
 
-def _document_table_grouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+def _document_table_grouped(lines: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.DataFrame:
     debit = lines["amount"].where(lines["side"] == DEBIT, 0)
     credit = lines["amount"].where(lines["side"] == CREDIT, 0)
     docs = (
@@ -338,7 +363,9 @@ def _document_table_grouped(lines: pd.DataFrame, rows: pd.DataFrame) -> pd.DataF
              slips=("slip_key", "nunique"), file=("_file", "first"), row=("_row", "first"))
         .reset_index()
     )
-    return docs.merge(content_hashes(rows), how="left", on="doc")
+    if hashes is None:
+        return docs.assign(content_hash=np.nan)
+    return docs.merge(hashes, how="left", on="doc")
 
 
 def content_hashes(rows: pd.DataFrame) -> pd.DataFrame:
