@@ -219,7 +219,7 @@ def _journo_reads(
     docs: pd.DataFrame, known: Mapping[str, int], next_id: int
 ) -> tuple[pd.Series, list[Problem]]:
     """Known documents keep their id; new ones get consecutive ids in document order."""
-    ids = docs["doc"].map(known).astype("Int64")
+    ids = docs["doc"].map(known).astype("Int64") if known else pd.Series(pd.NA, index=docs.index, dtype="Int64")
     new = ids.isna()
     ids[new] = np.arange(next_id, next_id + int(new.sum()), dtype=np.int64)
     problems = []

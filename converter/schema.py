@@ -197,7 +197,7 @@ def validate_slips(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
     amount = lines["amount"].to_numpy()
     # Slips by integer code (their lines sit together), with each one's first line: no hashing of
     # every line's key, and no search through all lines for each unbalanced slip.
-    codes, heads = document_codes(lines["slip_key"])
+    codes, heads = document_codes(lines["slip_key"], together=True)
     sums = pd.DataFrame({"balance": np.where(debit_side, amount, -amount),
                          "debit": np.where(debit_side, amount, 0)}).groupby(codes).sum()
     problems = []

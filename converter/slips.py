@@ -33,13 +33,16 @@ HASH_FIELDS = (
 DEBIT, CREDIT = 1, 0
 
 
-def document_codes(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def document_codes(keys: pd.Series, *, together: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Codes of ``keys`` numbered in order of first appearance (as ``pd.factorize``), and where each
     key first appears. Documents usually sit together (a file lists a document's rows together;
-    lines are sorted by document): then comparing neighbours finds them without hashing every key."""
+    lines are sorted by document): then comparing neighbours finds them without hashing every key.
+    ``together=True`` is the caller's word that equal keys sit together (detail lines, which
+    ``to_lines`` lays out document by document), so that is not checked again."""
     values = keys.to_numpy(dtype=object)
     heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, np.int64)
-    if pd.Index(values[heads]).is_unique:  # (several runs of NaN are not unique: factorize decides)
+    # (several runs of NaN are not unique: factorize decides)
+    if (together and not keys.hasnans) or pd.Index(values[heads]).is_unique:
         return np.repeat(np.arange(len(heads)), np.diff(np.r_[heads, len(values)])), heads
     codes = pd.factorize(keys, sort=False, use_na_sentinel=False)[0]
     seen = np.maximum.accumulate(codes) if len(codes) else codes
@@ -245,7 +248,7 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 
     ``lines`` come in document order with each document's lines together (``to_lines``).
     """
-    codes = document_codes(lines["doc"])[0]
+    codes = document_codes(lines["doc"], together=True)[0]
     out = lines.reset_index(drop=True)
     part = np.zeros(len(out), dtype=np.int64)
     problems: list[Problem] = []
@@ -267,9 +270,8 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     # "<doc>#<part>", built once per document for part 0 (nearly every slip), per line otherwise.
     docs = out["doc"]
     opens = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
-    first = pd.Series(docs.array.take(np.flatnonzero(opens)))
-    key = (first + "#0").array.take(np.cumsum(opens) - 1)
-    out["slip_key"] = pd.Series(key, index=out.index)
+    first = docs.to_numpy(dtype=object)[np.flatnonzero(opens)]
+    out["slip_key"] = pd.Series((first + "#0")[np.cumsum(opens) - 1], index=out.index, dtype=docs.dtype)
     if part.any():
         split = part != 0
         out.loc[split, "slip_key"] = docs[split] + "#" + out.loc[split, "part"].astype(str)
@@ -324,7 +326,7 @@ def document_table(lines: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.DataF
     them, and ``check`` has none)."""
     if lines["doc"].hasnans:  # a line without a document key: the groupby below leaves it out
         return _document_table_grouped(lines, hashes)
-    codes, at = document_codes(lines["doc"])  # documents in first-line order; at: each one's first line
+    codes, at = document_codes(lines["doc"], together=True)  # at: each document's first line
     side = lines["side"].to_numpy()
     amount = lines["amount"]
     # slip_key is "<doc>#<part>" (number_slips): distinct parts of a document are its slips
