@@ -15,7 +15,9 @@ Statuses (Jobcan's API連携一覧 plus our 要確認) and the only transitions 
     pending, error, unknown (done: force) ─forget─▶ deleted, event kept (Jobcan's 削除)
 
 * The caller commits ``sending`` *before* the POST and ``done`` / ``error`` / ``unknown``
-  after the answer; every transition is its own durable transaction (WAL, synchronous=FULL).
+  after the answer; every transition is its own durable transaction (WAL, synchronous=FULL),
+  or part of the caller's :meth:`Ledger.transaction` (one commit for several steps, e.g. the
+  伝票番号 and the ``sending`` mark of one request).
 * ``unsent`` (sending → pending) is only for requests that certainly did not store anything
   (connect error, 429/503, a 400 that rejects the request whole).
 * ``recover()`` turns documents left in ``sending`` by a killed run into ``unknown``: the POST
@@ -35,15 +37,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from converter.errors import LedgerError
-from converter.ledger_lock import RunLock, private_umask
+from converter.ledger_lock import RunLock
 from converter.ledger_records import (
     ACTION_LABELS,
     DOC_COLUMNS,
@@ -54,15 +56,18 @@ from converter.ledger_records import (
     SCHEMA_VERSION,
     STATUS_LABELS,
     STATUSES,
-    V2_COLUMNS,
     Classification,
     DocumentInfo,
     DocumentRecord,
     Event,
     chunks,
+    connect_rw,
     current_user,
     default_ledger_path,
     document_key,
+    init_meta,
+    insert_events,
+    refreshed,
     shorten,
     unique,
 )
@@ -86,6 +91,7 @@ class Ledger:
         self.operator = operator
         self.readonly = readonly
         self._run_lock = RunLock(path, operator)
+        self._depth = 0  # > 0 inside transaction(): writes join it, its end commits
 
     # ----------------------------------------------------------------- open / close / lock
     @classmethod
@@ -106,12 +112,12 @@ class Ledger:
             if readonly and not path.exists():
                 conn = sqlite3.connect(":memory:", isolation_level=None)
                 conn.executescript(SCHEMA)
-                cls._init_meta(conn, ocode)
+                init_meta(conn, ocode)
             elif readonly:
                 conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                        isolation_level=None, timeout=10.0)
             else:
-                conn = cls._connect_rw(path, ocode)
+                conn = connect_rw(path, ocode)
         except sqlite3.Error as err:
             raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
         except OSError as err:  # the folder cannot be made (a file in the way, no permission)
@@ -127,56 +133,6 @@ class Ledger:
                 raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
             raise
         return ledger
-
-    @classmethod
-    def _connect_rw(cls, path: Path, ocode: str) -> sqlite3.Connection:
-        # umask covers the -wal/-shm side files; SQLite also copies the main file's mode.
-        with private_umask():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-                if tables and "meta" not in tables:
-                    raise LedgerError("このファイルは変換ツールの台帳ではありません",
-                                      file=str(path))
-                if "documents" not in tables:
-                    conn.execute("BEGIN IMMEDIATE")
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    cls._init_meta(conn, ocode)
-                    conn.execute("COMMIT")
-                else:
-                    cls._migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-        return conn
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        """Version 1 ledgers gain the correction columns; nothing else changes."""
-        have = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
-        missing = {name: spec for name, spec in V2_COLUMNS.items() if name not in have}
-        if not missing:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        for name, spec in missing.items():
-            conn.execute(f"ALTER TABLE documents ADD COLUMN {name} {spec}")
-        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
-        conn.execute("COMMIT")
-
-    @staticmethod
-    def _init_meta(conn: sqlite3.Connection, ocode: str) -> None:
-        conn.executemany(
-            "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
-            [("schema_version", str(SCHEMA_VERSION)), ("ocode", ocode),
-             ("next_journo_read", "1"), ("next_journo", "1")],
-        )
 
     def _check_meta(self) -> None:
         meta = dict(self._conn.execute("SELECT name, value FROM meta").fetchall())
@@ -228,20 +184,37 @@ class Ledger:
         return datetime.now().astimezone().isoformat(timespec="seconds")
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator[Ledger]:
+        """``with ledger.transaction():`` — the writes inside are one durable transaction, committed
+        (and fsynced) when the block ends, or none of them if it raises. A sender reserves the
+        伝票番号 of a request and marks its documents ``sending`` in one commit before the POST."""
+        with self._write():
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+
+    @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         if self.readonly:
             raise LedgerError("読み取り専用で開いた台帳には書き込めません", file=str(self.path))
         conn = self._conn
+        # Inside transaction(): a savepoint, so a failed step is undone as a whole even if the
+        # caller goes on; the outer block commits.
+        begin, commit, undo = (("SAVEPOINT step", "RELEASE step", ("ROLLBACK TO step", "RELEASE step"))
+                               if self._depth else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
         except sqlite3.Error as err:
             raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
         try:
             yield conn
-            conn.execute("COMMIT")
+            conn.execute(commit)
         except BaseException as err:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                for statement in undo:
+                    conn.execute(statement)
             if isinstance(err, sqlite3.Error):
                 raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
             raise
@@ -262,34 +235,39 @@ class Ledger:
         return found
 
     def _events(self, conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
-        at = self._now()
-        conn.executemany(
-            "INSERT INTO events (key, at, action, status, operator, message)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(key, at, action, status, self.operator, msg) for key, action, status, msg in rows],
-        )
+        at, operator = self._now(), self.operator
+        insert_events(conn, [(key, at, action, status, operator, msg) for key, action, status, msg in rows])
 
-    def _checked(
-        self, keys: Iterable[str], allowed: Iterable[str], what: str
-    ) -> dict[str, DocumentRecord]:
-        """Current records of ``keys``, or LedgerError naming every key not in ``allowed``.
+    def _statuses(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        for part in chunks(keys):
+            marks = ",".join("?" * len(part))
+            for key, status, rowid in self._conn.execute(
+                    f"SELECT key, status, rowid FROM documents WHERE key IN ({marks})", tuple(part)):
+                found[key] = status, rowid
+        return found
 
-        Called inside the caller's write transaction, so nothing changes between check and update.
+    def _checked(self, keys: Iterable[str], allowed: Iterable[str], what: str) -> dict[str, tuple[str, int]]:
+        """Current status (and rowid) of each of ``keys``, in order, or LedgerError naming every
+        key not in ``allowed``. Only these are read: a request's transition checks ~1000 keys.
+
+        Called inside the caller's write transaction, so nothing changes between check and update
+        (the rowid too: it can only change by VACUUM, which cannot run inside a transaction).
         """
         wanted = unique(keys)
-        rows = self._rows(wanted)
+        found = self._statuses(wanted)
         allowed_set = set(allowed)
-        missing = [k for k in wanted if k not in rows]
+        missing = [k for k in wanted if k not in found]
         if missing:
             raise LedgerError(f"{what}: 台帳にない帳票です: {shorten(missing)}",
                               file=str(self.path))
-        bad = [f"{k} ({STATUS_LABELS[rows[k].status]})" for k in wanted
-               if rows[k].status not in allowed_set]
+        bad = [f"{k} ({STATUS_LABELS[found[k][0]]})" for k in wanted
+               if found[k][0] not in allowed_set]
         if bad:
             allowed_text = "・".join(STATUS_LABELS[s] for s in STATUSES if s in allowed_set)
             raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {shorten(bad)}",
                               file=str(self.path))
-        return {k: rows[k] for k in wanted}
+        return {k: found[k] for k in wanted}
 
     @staticmethod
     def _check_journos(journos: Mapping[str, int] | None, keys: Iterable[str]) -> None:
@@ -474,28 +452,43 @@ class Ledger:
         journos: Mapping[str, int] | None = None, refresh: Mapping[str, DocumentInfo] | None = None,
         posted: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """Check every key, then move them all in one transaction (all or nothing)."""
+        """Check every key, then move them all in one transaction (all or nothing).
+
+        One UPDATE per document sets everything that changes: SQLite rewrites the whole row
+        (with its posted slips) on every UPDATE, and a request moves ~1000 documents twice.
+        """
         sending = to == "sending"  # a send attempt: count it, keep the last FX message visible
         with self._write() as conn:
             before = self._checked(keys, allowed, what)
             self._check_journos(journos, before)
-            msgs = {k: (messages or {}).get(k, default_message) for k in before}
-            now, nums = self._now(), journos or {}
-            conn.executemany(
-                "UPDATE documents SET status = ?, updated_at = ?, operator = ?,"
-                " attempts = attempts + ?, journo = COALESCE(?, journo),"
-                " last_message = CASE WHEN ? THEN last_message ELSE ? END WHERE key = ?",
-                [(to, now, self.operator, int(sending), nums.get(k), sending, msgs[k], k)
-                 for k in before])
-            conn.executemany(
-                "UPDATE documents SET content_hash = ?, kind = ?, doc_no = ?, ymd = ?, amount = ?"
-                " WHERE key = ?", [(d.content_hash, d.kind, d.doc_no, d.ymd, int(d.amount), k)
-                                   for k, d in (refresh or {}).items()])
-            conn.executemany("UPDATE documents SET posted = ? WHERE key = ?",
-                             [(body, k) for k, body in (posted or {}).items() if k in before])
-            self._events(conn, ((k, "retry" if sending and r.status == "error" else action, to,
-                                 msgs[k]) for k, r in before.items()))
-        return list(before)
+            moved = list(before)
+            messages = messages or {}
+            msgs = [messages.get(k, default_message) for k in moved]
+            n = len(moved)
+            # One column of values per "?" (zipped into rows below); a send keeps the last FX
+            # message (visible until the answer) and counts the attempt.
+            sets = "status = ?, updated_at = ?, operator = ?"
+            columns: list[Iterable[Any]] = [repeat(to, n), repeat(self._now(), n), repeat(self.operator, n)]
+            if sending:
+                sets += ", attempts = attempts + 1"
+            else:
+                sets += ", last_message = ?"
+                columns.append(msgs)
+            if journos:
+                sets += ", journo = COALESCE(?, journo)"
+                columns.append([journos.get(k) for k in moved])
+            if refresh:
+                sets += (", content_hash = COALESCE(?, content_hash), kind = COALESCE(?, kind),"
+                         " doc_no = COALESCE(?, doc_no), ymd = COALESCE(?, ymd), amount = COALESCE(?, amount)")
+                columns += zip(*[refreshed(refresh.get(k)) for k in moved], strict=True) if n else [()] * 5
+            if posted:
+                sets += ", posted = COALESCE(?, posted)"
+                columns.append([posted.get(k) for k in moved])
+            columns.append([rowid for _, rowid in before.values()])
+            conn.executemany(f"UPDATE documents SET {sets} WHERE rowid = ?", zip(*columns, strict=True))
+            self._events(conn, ((k, "retry" if sending and status == "error" else action, to, msg)
+                                for (k, (status, _)), msg in zip(before.items(), msgs, strict=True)))
+        return moved
 
     def mark_done(
         self, keys: Iterable[str], messages: Mapping[str, str] | None = None,
@@ -546,7 +539,7 @@ class Ledger:
         """
         allowed = ("pending", "error", "unknown") + (("done",) if force else ())
         with self._write() as conn:
-            before = self._checked(keys, allowed, "削除")
+            before = self._rows(list(self._checked(keys, allowed, "削除")))
             conn.executemany("DELETE FROM documents WHERE key = ?", [(k,) for k in before])
             snapshot = {
                 k: json.dumps({"status": r.status, "journo_read": r.journo_read,

@@ -10,33 +10,55 @@ next run turns into ``unknown`` before doing anything else.
 A *unit* is what must reach FX together: one source document, or a correction (赤黒訂正:
 the reversal of what FX holds plus the new version). A unit always travels in one request,
 and FX stores a request whole or not at all, so the books never hold half a correction.
+
+Per request the work is kept proportional to the request (a month is ~900 of them): slip texts
+are cut once, before the first request, from the bodies :mod:`payload` writes (a body is a join
+of texts, never a re-encoding) and answers are traced through a line index built once per run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from .corrections import Plan, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .ledger import DocumentInfo, Ledger, default_ledger_path
-from .payload import MAX_LINES_PER_REQUEST, build_requests
+from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
 
 Progress = Callable[[int, int], None]  # (documents finished, documents to send)
 
+# Slip texts are what payload.py writes: json.dumps(..., ensure_ascii=False, separators=(",", ":")).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# FX's messages per document, as the ledger has always stored them (json.dumps, default separators).
+_MESSAGES = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_STRING = json.encoder.encode_basestring  # what that encoder writes for a str (C, no ASCII escaping)
+_MESSAGE = '{{"kind": {}, "content": {}, "lineno": {}, "is_ocr_dc": {}, "source": {}}}'
+_SLIPS_OPEN, _SLIP_OPEN, _SLIP_CLOSE = '{"slips":[', '{"ymd_tr":', "]}"
+_SLIP_SEP = _SLIP_CLOSE + "," + _SLIP_OPEN  # where one slip of a body ends and the next begins
+# The rest of a slip's head as payload.py writes it with journo_read 0 (an id is put in per document).
+_UNNUMBERED = re.compile(r'("(?:[^"\\]|\\.)*"),"journo_read":"0"(?=[,}])')
+_BATCH_DOCS = 500  # documents per body when cutting slip texts (bounds the text decoded at once)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class FXMessage:
-    """One error or みなし information from FX, traced back to the document and source row."""
+    """One error or みなし information from FX, traced back to the document and source row.
+
+    Slotted: an upload without a master cache draws one みなし information per slip (~10⁶ a month).
+    """
 
     doc: str
     doc_no: str
@@ -72,24 +94,48 @@ class UploadReport:
                     or self.recovered)
 
 
+class SlipText(NamedTuple):
+    """One slip's JSON text, cut where FX's 伝票番号 goes: ``head [,"journo":"N"] tail``.
+
+    ``head`` is ``{"ymd_tr":"…"``; ``tail`` the rest (``,"journo_read":"…",…}``). With a number,
+    they are the bytes ``json.dumps`` gives for the slip with ``journo`` as its second key; without,
+    those of the slip as it is (``plain`` when that is not ``head + tail``).
+    """
+
+    head: str
+    tail: str
+    plain: str = ""
+
+    def text(self, journo: int | None) -> str:
+        if journo is None:
+            return self.plain or self.head + self.tail
+        return f'{self.head},"journo":"{journo}"{self.tail}'
+
+    @classmethod
+    def of(cls, slip: dict[str, Any]) -> SlipText:
+        rest = _ENCODE({k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")})
+        head, tail = _SLIP_OPEN + _ENCODE(slip["ymd_tr"]), "," + rest[1:] if rest != "{}" else "}"
+        plain = _ENCODE(slip)
+        return cls(head, tail, "" if plain == head + tail else plain)
+
+
 @dataclass(frozen=True)
 class Item:
     """One ledger document of a unit: its slips as they will be sent (journo added at send)."""
 
     key: str
     info: DocumentInfo
-    slips: tuple[dict[str, Any], ...]
+    journo_read: int
+    slips: tuple[SlipText, ...]
     sources: tuple[str, ...]  # slip_key of each slip in the conversion ("" for a reversal)
     source_doc: str  # the source document (for messages)
+    lines: int  # detail lines of all its slips
 
 
 @dataclass(frozen=True)
 class Unit:
     items: tuple[Item, ...]
-
-    @property
-    def lines(self) -> int:
-        return sum(len(s["detail"]) for i in self.items for s in i.slips)
+    lines: int
 
 
 def upload_files(
@@ -185,20 +231,23 @@ def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: 
     docs = conversion.documents.set_index("doc", drop=False)
     ids = ledger.assign_ids([plan.infos[k] for k in plan.register])
     sources = [plan.source_of[k] for k in plan.register if plan.source_of[k]]
-    slips, slip_keys = _slips_by_doc(conversion, docs.loc[list(dict.fromkeys(sources))], ids, plan)
+    wanted = docs.loc[list(dict.fromkeys(sources))]
+    slips, slip_keys = _slips_by_doc(conversion, wanted)
+    lines = dict(zip(wanted["doc"], wanted["lines"].tolist(), strict=True))
     posted = ledger.posted(plan.reverse_from.values())
     units = []
     for group in plan.units:
         items = []
         for key in group:
-            source = plan.source_of[key]
+            source, journo_read = plan.source_of[key], ids[key]
             if key in plan.reverse_from:  # a reversal: what FX holds, turned around
-                flipped = reversal_slips(posted[plan.reverse_from[key]], ids[key], correction_date)
-                items.append(Item(key, plan.infos[key], tuple(flipped), ("",) * len(flipped), plan.parent_of[key]))
+                flipped = reversal_slips(posted[plan.reverse_from[key]], journo_read, correction_date)
+                items.append(Item(key, plan.infos[key], journo_read, tuple(SlipText.of(s) for s in flipped),
+                                  ("",) * len(flipped), plan.parent_of[key], sum(len(s["detail"]) for s in flipped)))
             else:
-                items.append(Item(key, plan.infos[key], tuple(_with_id(slips[source], ids[key])),
-                                  tuple(slip_keys[source]), source))
-        units.append(Unit(tuple(items)))
+                items.append(Item(key, plan.infos[key], journo_read, _numbered(slips[source], journo_read),
+                                  tuple(slip_keys[source]), source, lines[source]))
+        units.append(Unit(tuple(items), sum(i.lines for i in items)))
     return units
 
 
@@ -218,24 +267,48 @@ def _count_requests(conversion: Conversion, ledger: Ledger, plan: Plan) -> int:
     return requests
 
 
-def _slips_by_doc(conversion: Conversion, docs: pd.DataFrame, ids: dict[str, int],
-                  plan: Plan) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
-    """Every needed source document's slips, built once from the conversion's lines."""
+_Cut = tuple[str, str] | dict[str, Any]  # (head, rest after journo_read) or, if not cut, the slip
+
+
+def _slips_by_doc(conversion: Conversion, docs: pd.DataFrame) -> tuple[dict[str, list[_Cut]], dict[str, list[str]]]:
+    """Every needed source document's slips (journo_read 0), built once."""
     if docs.empty:
         return {}, {}
-    docs = docs.assign(request=1, journo_read=0)
-    slips: dict[str, list[dict[str, Any]]] = {}
+    docs = docs.assign(request=np.arange(len(docs)) // _BATCH_DOCS + 1, journo_read=0)
+    slips: dict[str, list[_Cut]] = {}
     keys: dict[str, list[str]] = {}
-    for request in build_requests(conversion.lines, docs.reset_index(drop=True), conversion.settings):
-        for slip, slip_key in zip(request.body["slips"], request.slip_keys, strict=True):
+    for request in iter_requests(conversion.lines, docs.reset_index(drop=True), conversion.settings):
+        for text, slip_key in zip(_cut(request), request.slip_keys, strict=True):
             doc = slip_key.rsplit("#", 1)[0]
-            slips.setdefault(doc, []).append(slip)
+            slips.setdefault(doc, []).append(text)
             keys.setdefault(doc, []).append(slip_key)
     return slips, keys
 
 
-def _with_id(slips: list[dict[str, Any]], journo_read: int) -> list[dict[str, Any]]:
-    return [{**s, "journo_read": str(journo_read)} for s in slips]
+def _cut(request: Request) -> list[_Cut]:
+    """A body's slips as (head, rest after ``"journo_read":"0"``), cut at the slip boundaries.
+
+    In JSON every ``"`` inside a string is escaped, so ``]},{"ymd_tr":`` can only be where a slip
+    ends and the next begins. A body not laid out as expected is parsed instead (same bytes sent).
+    """
+    text = request.data.decode("utf-8")
+    n = len(request.slip_keys)
+    pieces: list[str] = []
+    if text.startswith(_SLIPS_OPEN + _SLIP_OPEN) and text.endswith(_SLIP_CLOSE * 2):
+        pieces = text[len(_SLIPS_OPEN + _SLIP_OPEN):-len(_SLIP_CLOSE * 2)].split(_SLIP_SEP)
+    found = [_UNNUMBERED.match(p) for p in pieces] if len(pieces) == n else []
+    if n and len(found) == n and all(found):
+        return [(_SLIP_OPEN + m[1], p[m.end():] + _SLIP_CLOSE)
+                for p, m in zip(pieces, found, strict=True) if m is not None]
+    slips: list[dict[str, Any]] = request.body["slips"]
+    return list(slips)
+
+
+def _numbered(slips: list[_Cut], journo_read: int) -> tuple[SlipText, ...]:
+    """A document's slip texts with its journo_read."""
+    tail = f',"journo_read":"{journo_read}"'
+    return tuple(SlipText(s[0], tail + s[1]) if isinstance(s, tuple)
+                 else SlipText.of({**s, "journo_read": str(journo_read)}) for s in slips)
 
 
 class _Sender:
@@ -252,41 +325,49 @@ class _Sender:
         self.unknown: list[str] = []
         self.messages: list[FXMessage] = []
         self.requests = 0
+        self.where: _Lines | None = None
 
     def run(self, units: list[Unit]) -> None:
-        queue = list(units)
+        if units:
+            self.where = _Lines(self.conversion.lines)
+        queue = deque(units)
         while queue:
             batch: list[Unit] = []
             used = 0
             while queue and (not batch or used + queue[0].lines <= MAX_LINES_PER_REQUEST):
                 used += queue[0].lines
-                batch.append(queue.pop(0))
-            queue[:0] = self._send(batch)
+                batch.append(queue.popleft())
+            queue.extendleft(reversed(self._send(batch)))
 
     def _send(self, batch: list[Unit]) -> list[Unit]:
         """Send one request; return the units to send again (after a 400), if any."""
         items = [i for u in batch for i in u.items]
-        n_slips = sum(len(i.slips) for i in items)
-        numbers = iter(self.ledger.issue_journos(n_slips)) if not self.auto_numbering else None
-        slips, owners, sources = [], [], []
+        owners: list[Item] = []
+        sources: list[str] = []
         journos: dict[str, int] = {}
         posted: dict[str, str] = {}
-        for item in items:
-            mine = []
-            for slip, source in zip(item.slips, item.sources, strict=True):
-                if numbers is not None:
-                    number = next(numbers)
-                    journos.setdefault(item.key, number)
-                    slip = {"ymd_tr": slip["ymd_tr"], "journo": str(number),
-                            **{k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")}}
-                mine.append(slip)
-                owners.append(item)
-                sources.append(source)
-            slips += mine
-            posted[item.key] = json.dumps(mine, ensure_ascii=False)
+        # One commit before the POST: the 伝票番号 in the body are reserved and the documents are 連携中.
+        with self.ledger.transaction():
+            n_slips = sum(len(i.slips) for i in items)
+            number = self.ledger.issue_journos(n_slips)[0] if n_slips and not self.auto_numbering else 0
+            for item in items:
+                if number:
+                    mine = [slip.text(number + n) for n, slip in enumerate(item.slips)]
+                    if mine:
+                        journos[item.key] = number
+                    number += len(mine)
+                else:
+                    mine = [slip.text(None) for slip in item.slips]
+                owners += [item] * len(mine)
+                sources += item.sources
+                # Exactly the text sent (a later correction reverses what FX holds; json.loads reads it).
+                posted[item.key] = "[" + ",".join(mine) + "]"
+            self.ledger.mark_sending([i.info for i in items], journos=journos or None, posted=posted)
         keys = [i.key for i in items]
-        self.ledger.mark_sending([i.info for i in items], journos=journos or None, posted=posted)
-        body = json.dumps({"slips": slips}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # The body is the documents' slip lists joined: UTF-8 from the texts the ledger just stored
+        # (CPython keeps the UTF-8 of a str once sqlite3 has bound it: no second encoding).
+        slips = b",".join(text.encode("utf-8")[1:-1] for text in posted.values() if text != "[]")
+        body = _SLIPS_OPEN.encode() + slips + b"]}"
         try:
             result = self.client.import_slips(body)
         except FXAPIError:
@@ -339,44 +420,94 @@ class _Sender:
                kind: str) -> list[FXMessage]:
         """groupno/lineno/is_ocr_dc → ledger document and source file:row.
 
-        One pass over the request's lines builds the lookup: this runs between FX's 201 and the
-        ``done`` commit, where a kill leaves the whole request 要確認.
+        This runs between FX's 201 and the ``done`` commit, where a kill leaves the whole request
+        要確認: the source rows come from the run's line index in one vectorised lookup.
         """
-        lines = self.conversion.lines
-        wanted = [s for s in sources if s]
-        part = lines.loc[lines["slip_key"].isin(wanted), ["slip_key", "pos_dsp", "side", "_file", "_row"]]
-        where: dict[tuple[Any, ...], tuple[str, int]] = {}
-        for slip_key, pos, side, file, row in part.itertuples(index=False, name=None):
-            at = (str(file), int(row))
-            where.setdefault((slip_key,), at)
-            where.setdefault((slip_key, int(pos)), at)
-            where.setdefault((slip_key, int(pos), int(side)), at)
+        groupnos = [answer.get("groupno") for answer in answers]
+        linenos = [answer.get("lineno") for answer in answers]
+        sides = [answer.get("is_ocr_dc") for answer in answers]
+        slots = [g - 1 if isinstance(g, int) and 1 <= g <= len(owners) else -1 for g in groupnos]
+        where = self.where or _Lines(self.conversion.lines)
+        at = where.rows([sources[s] if s >= 0 else "" for s in slots], linenos, sides)
         found = []
-        for answer in answers:
-            groupno = answer.get("groupno")
-            key, doc_no, journo_read, file, row = "", "", 0, "", None
-            if isinstance(groupno, int) and 1 <= groupno <= len(owners):
-                item, source = owners[groupno - 1], sources[groupno - 1]
-                key, doc_no = item.key, self.doc_nos.get(item.source_doc, "")
-                journo_read = int(item.slips[0]["journo_read"])
-                if source and (source,) in where:
-                    lineno, side = answer.get("lineno"), answer.get("is_ocr_dc")
-                    exact = (source, lineno) if side is None else (source, lineno, side)
-                    file, row = where.get(exact) or where[(source,)]
+        doc_nos = self.doc_nos
+        for answer, slot, groupno, lineno, side, (file, row) in zip(answers, slots, groupnos, linenos, sides, at,
+                                                                    strict=True):
+            key, doc_no, journo_read = "", "", 0
+            if slot >= 0:
+                item = owners[slot]
+                key, doc_no, journo_read = item.key, doc_nos.get(item.source_doc, ""), item.journo_read
             found.append(FXMessage(key, doc_no, journo_read, kind, str(answer.get("content", "")), groupno,
-                                   answer.get("lineno"), answer.get("is_ocr_dc"), file, row))
+                                   lineno, side, file, row))
         self.messages += found
         return found
 
     @staticmethod
     def _texts(found: list[FXMessage]) -> dict[str, str]:
-        by_doc: dict[str, list[dict[str, Any]]] = {}
+        """Each document's messages for the ledger: the text ``json.dumps(..., ensure_ascii=False)``
+        gives for a list of {kind, content, lineno, is_ocr_dc, source}, written field by field
+        (one dumps per document cost more than the rest of the answer's handling)."""
+        by_doc: dict[str, list[str]] = {}
+        strings: dict[str, str] = {}  # kinds and contents repeat: each is written once
         for m in found:
-            by_doc.setdefault(m.doc, []).append(
-                {"kind": m.kind, "content": m.content, "lineno": m.lineno, "is_ocr_dc": m.is_ocr_dc,
-                 "source": f"{m.file}:{m.row}" if m.row else ""})
-        return {doc: json.dumps(items, ensure_ascii=False) for doc, items in by_doc.items() if doc}
+            if m.doc:
+                kind = strings.get(m.kind) or strings.setdefault(m.kind, _STRING(m.kind))
+                content = strings.get(m.content) or strings.setdefault(m.content, _STRING(m.content))
+                by_doc.setdefault(m.doc, []).append(_MESSAGE.format(
+                    kind, content, _number(m.lineno), _number(m.is_ocr_dc),
+                    _STRING(f"{m.file}:{m.row}" if m.row else "")))
+        return {doc: "[" + ", ".join(items) + "]" for doc, items in by_doc.items()}
 
     def _tick(self, n: int) -> None:
         if self.progress:
             self.progress(n, self.total)
+
+
+class _Lines:
+    """Where each detail line of the conversion came from, found by slip key (indexed once per run)."""
+
+    def __init__(self, lines: pd.DataFrame) -> None:
+        codes, slips = pd.factorize(lines["slip_key"].to_numpy(dtype=object))
+        self.order = np.argsort(codes, kind="stable")  # each slip's lines together, in lines order
+        self.bounds = np.searchsorted(codes[self.order], np.arange(len(slips) + 1))
+        self.slips = pd.Index(slips)
+        self.pos, self.side = (pd.to_numeric(lines[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                               for c in ("pos_dsp", "side"))
+        self.file, self.row = lines["_file"].to_numpy(), lines["_row"].to_numpy()
+
+    def rows(self, slips: list[str], linenos: list[Any], sides: list[Any]) -> list[tuple[str, int | None]]:
+        """Per answer: the file and row of the first line of its slip with pos_dsp ``lineno`` (and
+        side ``is_ocr_dc`` when given), else of the slip's first line; ("", None) without a slip."""
+        code = self.slips.get_indexer(slips) if slips else np.zeros(0, dtype=np.int64)
+        code[[not s for s in slips]] = -1
+        ok = np.flatnonzero(code >= 0)
+        chosen = np.full(len(slips), -1, dtype=np.int64)
+        if len(ok):
+            start, stop = self.bounds[code[ok]], self.bounds[code[ok] + 1]
+            count = stop - start
+            group = np.repeat(np.arange(len(ok)), count)
+            offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # 0.. within a slip
+            line = self.order[np.repeat(start, count) + offset]
+            pos, side = _numbers([linenos[i] for i in ok]), _numbers([sides[i] for i in ok])
+            any_side = np.array([sides[i] is None for i in ok], dtype=bool)
+            hit = np.flatnonzero((self.pos[line] == pos[group]) & (any_side[group] | (self.side[line] == side[group])))
+            best = self.order[start]
+            hit_groups, first = np.unique(group[hit], return_index=True)
+            best[hit_groups] = line[hit[first]]
+            chosen[ok] = best
+        if not len(self.file):
+            return [("", None)] * len(slips)
+        at = np.maximum(chosen, 0)
+        return [(str(file), int(row)) if c >= 0 else ("", None)
+                for c, file, row in zip(chosen.tolist(), self.file[at].tolist(), self.row[at].tolist(), strict=True)]
+
+
+def _number(value: Any) -> str:
+    """A JSON value as json.dumps writes it (FX gives ints or nothing; anything else as is)."""
+    return "null" if value is None else int.__repr__(value) if type(value) is int else _MESSAGES(value)
+
+
+def _numbers(values: Iterable[Any]) -> np.ndarray:
+    """Numbers as floats, anything else NaN (equal to nothing): FX's lineno/is_ocr_dc as given."""
+    return np.array([float(v) if isinstance(v, int | float) and -1e15 < v < 1e15 else np.nan for v in values],
+                    dtype=np.float64)
