@@ -23,7 +23,6 @@ from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
-from .review import write_review
 from .slips import Filters
 from .upload import UploadReport, correction_rows, correction_status, upload_files
 
@@ -163,6 +162,8 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     if status is not None and (status.changed or status.deleted):
         click.echo(format_upload(status))
     if review_path is not None:
+        from .review import write_review  # openpyxl only when a workbook is asked for: check starts faster
+
         write_review(result, review_path, corrections=correction_rows(status) if status else None)
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
@@ -207,6 +208,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
+            from .review import write_review
+
             write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
                          corrections=correction_rows(report))
             click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
