@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,6 +37,7 @@ from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .ledger import DocumentInfo, Ledger, default_ledger_path
 from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
+from .upload_lines import LineIndex
 
 Progress = Callable[[int, int], None]  # (documents finished, documents to send)
 
@@ -325,11 +326,11 @@ class _Sender:
         self.unknown: list[str] = []
         self.messages: list[FXMessage] = []
         self.requests = 0
-        self.where: _Lines | None = None
+        self.where: LineIndex | None = None
 
     def run(self, units: list[Unit]) -> None:
         if units:
-            self.where = _Lines(self.conversion.lines)
+            self.where = LineIndex(self.conversion.lines)
         queue = deque(units)
         while queue:
             batch: list[Unit] = []
@@ -427,7 +428,7 @@ class _Sender:
         linenos = [answer.get("lineno") for answer in answers]
         sides = [answer.get("is_ocr_dc") for answer in answers]
         slots = [g - 1 if isinstance(g, int) and 1 <= g <= len(owners) else -1 for g in groupnos]
-        where = self.where or _Lines(self.conversion.lines)
+        where = self.where or LineIndex(self.conversion.lines)
         at = where.rows([sources[s] if s >= 0 else "" for s in slots], linenos, sides)
         found = []
         doc_nos = self.doc_nos
@@ -463,51 +464,6 @@ class _Sender:
             self.progress(n, self.total)
 
 
-class _Lines:
-    """Where each detail line of the conversion came from, found by slip key (indexed once per run)."""
-
-    def __init__(self, lines: pd.DataFrame) -> None:
-        codes, slips = pd.factorize(lines["slip_key"].to_numpy(dtype=object))
-        self.order = np.argsort(codes, kind="stable")  # each slip's lines together, in lines order
-        self.bounds = np.searchsorted(codes[self.order], np.arange(len(slips) + 1))
-        self.slips = pd.Index(slips)
-        self.pos, self.side = (pd.to_numeric(lines[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-                               for c in ("pos_dsp", "side"))
-        self.file, self.row = lines["_file"].to_numpy(), lines["_row"].to_numpy()
-
-    def rows(self, slips: list[str], linenos: list[Any], sides: list[Any]) -> list[tuple[str, int | None]]:
-        """Per answer: the file and row of the first line of its slip with pos_dsp ``lineno`` (and
-        side ``is_ocr_dc`` when given), else of the slip's first line; ("", None) without a slip."""
-        code = self.slips.get_indexer(slips) if slips else np.zeros(0, dtype=np.int64)
-        code[[not s for s in slips]] = -1
-        ok = np.flatnonzero(code >= 0)
-        chosen = np.full(len(slips), -1, dtype=np.int64)
-        if len(ok):
-            start, stop = self.bounds[code[ok]], self.bounds[code[ok] + 1]
-            count = stop - start
-            group = np.repeat(np.arange(len(ok)), count)
-            offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # 0.. within a slip
-            line = self.order[np.repeat(start, count) + offset]
-            pos, side = _numbers([linenos[i] for i in ok]), _numbers([sides[i] for i in ok])
-            any_side = np.array([sides[i] is None for i in ok], dtype=bool)
-            hit = np.flatnonzero((self.pos[line] == pos[group]) & (any_side[group] | (self.side[line] == side[group])))
-            best = self.order[start]
-            hit_groups, first = np.unique(group[hit], return_index=True)
-            best[hit_groups] = line[hit[first]]
-            chosen[ok] = best
-        if not len(self.file):
-            return [("", None)] * len(slips)
-        at = np.maximum(chosen, 0)
-        return [(str(file), int(row)) if c >= 0 else ("", None)
-                for c, file, row in zip(chosen.tolist(), self.file[at].tolist(), self.row[at].tolist(), strict=True)]
-
-
 def _number(value: Any) -> str:
     """A JSON value as json.dumps writes it (FX gives ints or nothing; anything else as is)."""
     return "null" if value is None else int.__repr__(value) if type(value) is int else _MESSAGES(value)
-
-
-def _numbers(values: Iterable[Any]) -> np.ndarray:
-    """Numbers as floats, anything else NaN (equal to nothing): FX's lineno/is_ocr_dc as given."""
-    return np.array([float(v) if isinstance(v, int | float) and -1e15 < v < 1e15 else np.nan for v in values],
-                    dtype=np.float64)

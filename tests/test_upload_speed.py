@@ -24,7 +24,8 @@ from converter.emulator import Emulator
 from converter.ledger import Ledger
 from converter.payload import Request, build_requests
 from converter.pipeline import Options
-from converter.upload import FXMessage, SlipText, _cut, _Lines, _Sender, upload_files
+from converter.upload import FXMessage, SlipText, _cut, _Sender, upload_files
+from converter.upload_lines import LineIndex
 
 OCODE = "tc09999001"
 TRICKY_MEMOS = ['引用"符号" と \\円記号\\', ']},{"ymd_tr":"2026-10-01","journo_read":"0"', "タブ\tと改行なし"]
@@ -188,7 +189,7 @@ def test_answers_are_traced_to_the_rows_the_old_lookup_found() -> None:
     odd: list[Any] = [None, 0, 1, 2, 3, 9, 1.0, 2.5, True, False, "1", 10**400, float("nan")]
     asked = [(rng.choice([*keys, "", "nowhere#1"]), rng.choice(odd), rng.choice([None, 0, 1, 1.0, True, "0", 2]))
              for _ in range(500)]
-    got = _Lines(frame).rows([a[0] for a in asked], [a[1] for a in asked], [a[2] for a in asked])
+    got = LineIndex(frame).rows([a[0] for a in asked], [a[1] for a in asked], [a[2] for a in asked])
     for (source, lineno, side), answer in zip(asked, got, strict=True):
         want: tuple[str, int | None] = ("", None)
         if source and (source,) in where:
