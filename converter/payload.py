@@ -122,24 +122,15 @@ def _detail_columns(lines: pd.DataFrame) -> list[np.ndarray]:
     return columns
 
 
-def build_requests(
-    lines: pd.DataFrame,
-    docs: pd.DataFrame,
-    settings: Settings,
-    journos: Mapping[str, int] | None = None,
-) -> list[Request]:
-    """Request bodies for the documents in ``docs`` (which carry ``journo_read`` and ``request``)."""
-    return list(iter_requests(lines, docs, settings, journos))
-
-
 def iter_requests(
     lines: pd.DataFrame,
     docs: pd.DataFrame,
     settings: Settings,
     journos: Mapping[str, int] | None = None,
 ) -> Iterator[Request]:
-    """``build_requests`` one request at a time, so that a caller writing them out never holds every
-    body at once (a million-line month is ~300 MB of JSON)."""
+    """Request bodies for the documents in ``docs`` (which carry ``journo_read`` and ``request``),
+    one at a time, so that a caller writing them out never holds every body at once (a million-line
+    month is ~300 MB of JSON)."""
     if docs.empty:
         return
     at, picked = _request_order(lines, docs)

@@ -22,7 +22,7 @@ from fault_helpers import EMULATOR_TOKEN, MAPPINGS, ROOT
 
 from converter.emulator import Emulator
 from converter.ledger import Ledger
-from converter.payload import Request, build_requests
+from converter.payload import Request, iter_requests
 from converter.pipeline import Options
 from converter.upload import FXMessage, SlipText, _cut, _Sender, upload_files
 from converter.upload_lines import LineIndex
@@ -96,7 +96,7 @@ def test_bodies_are_the_bytes_json_dumps_gave_and_sending_is_durable_first(month
         ids = {r.key: r.journo_read for r in book.documents()}
         posted = book.posted(ids)
     docs = conversion.documents.assign(request=1, journo_read=0)
-    (whole,) = build_requests(conversion.lines, docs, conversion.settings)
+    (whole,) = iter_requests(conversion.lines, docs, conversion.settings)
     assert all(isinstance(cut, tuple) for cut in _cut(whole))  # cut at the boundaries, memos and all
     expected = []
     for number, (slip, slip_key) in enumerate(zip(whole.body["slips"], whole.slip_keys, strict=True), start=1):
