@@ -108,10 +108,10 @@ def ledger_options(func: F) -> F:
 
 def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
              exclude_status: str | None, truncate_memo: bool, no_masters: bool = False,
-             validate_only: bool = False, **_: Any) -> Options:
+             content_hashes: bool = True, **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
     return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
-                   use_masters=not no_masters, validate_only=validate_only)
+                   use_masters=not no_masters, content_hashes=content_hashes)
 
 
 def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
@@ -131,7 +131,7 @@ def main() -> None:
 @handle_errors
 def check(fmt: str, **kwargs: Any) -> None:
     """Check exports and mappings; exit 1 if anything would stop an upload."""
-    result = run_conversion(validate_only=True, **kwargs)
+    result = run_conversion(content_hashes=False, **kwargs)
     if fmt == "json":
         report = {
             "problems": [p.as_dict() for p in result.problems],
@@ -154,11 +154,13 @@ def check(fmt: str, **kwargs: Any) -> None:
 @handle_errors
 def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
     """Dry run: show what would be sent, write the review workbook and the request bodies."""
-    result = run_conversion(**kwargs)
+    ledger = _ledger_to_compare(ledger_path, kwargs["mappings_dir"])
+    # Content hashes are only compared with a ledger: a company's first preview needs none.
+    compare = ledger is None or ledger.exists()
+    result = run_conversion(content_hashes=compare, **kwargs)
     click.echo(format_report(result))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
-    status = correction_status(
-        result, ledger_path or default_ledger_path(kwargs["mappings_dir"], result.settings.ocode))
+    status = correction_status(result, ledger) if compare and ledger is not None else None
     if status is not None and (status.changed or status.deleted):
         click.echo(format_upload(status))
     if review_path is not None:
@@ -257,6 +259,16 @@ def upload(**kwargs: Any) -> None:
 def retry(**kwargs: Any) -> None:
     """Re-send the エラー documents of INPUT (after fixing the mappings or the export)."""
     _send_command(only_errors=True)(**kwargs)
+
+
+def _ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | None:
+    """The ledger preview compares with; None when settings.yaml cannot say (convert reports why)."""
+    if ledger_path is not None:
+        return ledger_path
+    try:
+        return default_ledger_path(mappings_dir, load_settings(mappings_dir).ocode)
+    except ConverterError:
+        return None
 
 
 def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:

@@ -46,9 +46,9 @@ class Options:
     filters: Filters = field(default_factory=Filters)
     truncate_memo: bool = False
     use_masters: bool = True  # check against MAPPINGS/masters/<ocode>.json when it exists
-    #: ``check`` only validates: it needs no content hashes (only the ledger compares them; on a big
-    #: month they are a sixth of the conversion).
-    validate_only: bool = False
+    #: Content hashes are only compared by the ledger, and on a big month they are a sixth of the
+    #: conversion: ``check`` makes none, ``preview`` only when there is a ledger to compare with.
+    content_hashes: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def convert(
     problems += found
     row_problem_docs = _docs_with_problems(rows, problems)
     status_notices = _status_notices(rows, lines)
-    hashes = content_hashes(rows) if not options.validate_only else None
+    hashes = content_hashes(rows) if options.content_hashes else None
     del rows  # every later stage works on the detail lines: a big month's source rows are ~200 MB
 
     lines, found, unmapped = apply_mappings(lines, mappings, settings)

@@ -202,3 +202,29 @@ def test_declared_period_finds_a_deletion_on_the_boundary_day(write_csv: WriteCs
     dry = CliRunner().invoke(main, ["upload", str(without_c), "-m", str(mappings), "--ledger", str(ledger),
                                     "--dry-run", "--period", "2026-10-01:2026-10-31"])
     assert dry.exit_code == 1 and "削除あり: 売上|C|2026-10-03" in dry.stdout
+
+
+def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
+    write_csv: WriteCsv, mappings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A company's first preview has no ledger to compare with: the hashes would be thrown away."""
+    from click.testing import CliRunner
+
+    import converter.pipeline
+    from converter.cli import main
+    from converter.ledger import default_ledger_path
+
+    made: list[int] = []
+    real = converter.pipeline.content_hashes
+    monkeypatch.setattr(converter.pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
+    rows = month()
+    first = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(mappings)])
+    assert first.exit_code == 0, first.output
+    assert made == []
+
+    up(write_csv(rows), mappings, Emulator(), default_ledger_path(mappings, "tc09999001"))
+    made.clear()
+    rows[0] = sale("A", 12100, 1100, date="2026/10/01")
+    again = CliRunner().invoke(main, ["preview", str(write_csv(rows, name="edited.csv")), "-m", str(mappings)])
+    assert again.exit_code == 0, again.output
+    assert made == [3] and "変更あり: 売上|A|2026-10-01" in again.stdout
