@@ -192,7 +192,12 @@ class Unmapped:
 def apply_mappings(
     lines: pd.DataFrame, mappings: Mappings, settings: Settings
 ) -> tuple[pd.DataFrame, list[Problem], list[Unmapped]]:
-    """Add the FX code columns to the detail lines; report every value with no mapping."""
+    """Add the FX code columns to the detail lines; report every value with no mapping.
+
+    Each table is looked up for the distinct keys of the lines (a few dozen accounts among a
+    million lines), every answer worked out there, and only the finished columns spread over the
+    lines: one factorization per key column, and no pass over the lines for each fillna or test.
+    """
     out = lines.copy(deep=False)  # copy-on-write: adding columns never touches ``lines``
     unmapped: list[Unmapped] = []
 
@@ -201,24 +206,28 @@ def apply_mappings(
     exact = acc[acc["sub_account"] != ""].rename(columns={"cd_act": "_a1", "cd_auxact": "_x1", "name": "_n1"})
     generic = acc[acc["sub_account"] == ""].drop(columns="sub_account")
     generic = generic.rename(columns={"cd_act": "_a2", "cd_auxact": "_x2", "name": "_n2"})
-    one = lookup(out, exact, ["account", "sub_account"])
-    two = lookup(out, generic, ["account"])
-    out["cd_act"] = one["_a1"].fillna(two["_a2"]).fillna("")
-    out["cd_auxact"] = one["_x1"].where(one["_a1"].notna(), two["_x2"]).fillna("")
-    out["account_name"] = one["_n1"].where(one["_a1"].notna(), two["_n2"]).fillna("")
-    missing = (out["cd_act"] == "") & (out["account"] != "")
+    codes, keys = distinct(out, ["account", "sub_account"])
+    one = lookup(keys, exact, ["account", "sub_account"])
+    two = lookup(keys, generic, ["account"])
+    found = pd.DataFrame({
+        "cd_act": one["_a1"].fillna(two["_a2"]).fillna(""),
+        "cd_auxact": one["_x1"].where(one["_a1"].notna(), two["_x2"]).fillna(""),
+        "account_name": one["_n1"].where(one["_a1"].notna(), two["_n2"]).fillna(""),
+    })
+    missing = _spread(out, found, codes, (found["cd_act"] == "") & (keys["account"] != ""))
     unmapped += _unmapped(out, missing, _account_label, "accounts", mappings)
 
     # Tax: no 税区分 in the source means no tax fields are sent (FX's default).
-    for column, values in lookup(out, mappings.tax, ["tax"]).items():
-        out[column] = values
+    codes, keys = distinct(out, ["tax"])
+    found = lookup(keys, mappings.tax, ["tax"])
     for column in ("tptn", "tbptn"):
-        out[column] = out[column].fillna("")
-    missing = out["tptn"].eq("") & out["tax"].ne("")
+        found[column] = found[column].fillna("")
+    missing = _spread(out, found, codes, found["tptn"].eq("") & keys["tax"].ne(""))
     unmapped += _unmapped(out, missing, _tax_label, "tax", mappings)
 
-    out["cd_dep"] = lookup(out, mappings.departments, ["department"])["cd_dep"].fillna("")
-    missing = out["cd_dep"].eq("") & out["department"].ne("")
+    codes, keys = distinct(out, ["department"])
+    found = lookup(keys, mappings.departments, ["department"])[["cd_dep"]].fillna("")
+    missing = _spread(out, found, codes, found["cd_dep"].eq("") & keys["department"].ne(""))
     unmapped += _unmapped(out, missing, _department_label, "departments", mappings)
 
     # Customers: by source code first, then by name; unknown ones go by name if settings allow.
@@ -226,26 +235,52 @@ def apply_mappings(
     by_code = cst[cst["customer_code"] != ""][["customer_code", "cd_cstm"]]
     by_name = cst[(cst["customer_code"] == "") & (cst["customer"] != "")][["customer", "cd_cstm"]]
     by_name = by_name.rename(columns={"customer": "customer_key", "cd_cstm": "_c2"})
-    code = lookup(out, by_code, ["customer_code"])["cd_cstm"]
-    out["cd_cstm"] = code.fillna(lookup(out, by_name, ["customer_key"])["_c2"]).fillna("")
-    has_customer = (out["customer_code"] != "") | (out["customer_key"] != "")
-    missing = has_customer & (out["cd_cstm"] == "")
+    codes, keys = distinct(out, ["customer_code", "customer_key", "customer"])
+    code = lookup(keys, by_code, ["customer_code"])["cd_cstm"]
+    found = pd.DataFrame({"cd_cstm": code.fillna(lookup(keys, by_name, ["customer_key"])["_c2"]).fillna("")})
+    has_customer = (keys["customer_code"] != "") | (keys["customer_key"] != "")
+    missing = has_customer & (found["cd_cstm"] == "")
     if settings.unmapped_customer == "name_only":
         # 随時の取引先: FX accepts a name without a code; only a missing name is then a problem.
-        out["nm_cstm"] = out["customer"].where(missing, "")
-        missing = missing & (out["customer_key"] == "")
+        found["nm_cstm"] = keys["customer"].where(missing, "")
+        missing = missing & (keys["customer_key"] == "")
     else:
-        out["nm_cstm"] = ""
+        found["nm_cstm"] = ""
+    missing = _spread(out, found, codes, missing)
     unmapped += _unmapped(out, missing, _customer_label, "customers", mappings)
     return out, _unmapped_problems(unmapped, mappings), unmapped
+
+
+def distinct(frame: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The distinct combinations of the ``on`` columns of ``frame`` (NA included, as a value of its
+    own) in order of first appearance, and each row's code into them."""
+    parts = [pd.factorize(frame[c], use_na_sentinel=False) for c in on]
+    if float(np.prod([float(len(u)) for _, u in parts])) > 2**62:  # codes would overflow
+        return distinct_tuples(frame[on])
+    codes, index = (parts[0][0], pd.Index(parts[0][1], name=on[0])) if len(parts) == 1 else _combine(parts, on)
+    return codes, index.to_frame(index=False)
+
+
+def distinct_tuples(keys: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """``distinct`` by grouping the rows as tuples: slower, for keys too varied to number as one integer."""
+    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    return codes, keys.drop_duplicates().reset_index(drop=True)
+
+
+def _spread(out: pd.DataFrame, found: pd.DataFrame, codes: np.ndarray, missing: pd.Series) -> pd.Series:
+    """Every column of ``found`` (one row per distinct key) onto the lines of ``out``; returns
+    ``missing`` (per distinct key) spread the same way."""
+    for column in found.columns:
+        out[column] = pd.Series(found[column].array.take(codes), index=out.index, name=column)
+    return pd.Series(missing.to_numpy(dtype=bool)[codes], index=out.index)
 
 
 def lookup(frame: pd.DataFrame, table: pd.DataFrame, on: list[str]) -> pd.DataFrame:
     """The other columns of ``table`` for each row of ``frame``, matched on ``on`` (NA: no match).
 
     What ``frame.merge(table, how="left", on=on, validate="many_to_one")`` adds, without copying
-    every column of ``frame`` for each table: the distinct keys of the frame (a few dozen accounts
-    among a million lines) are looked up in the table, and the answers spread over the rows.
+    every column of ``frame`` for each table: the distinct keys of the frame are looked up in the
+    table, and the answers spread over the rows.
     """
     values = [c for c in table.columns if c not in on]
     keys = frame[on]

@@ -122,12 +122,18 @@ def by_value(check: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], p
     return run
 
 
+def _check(func: Callable[[pd.Series], pd.Series], name: str) -> pa.Check:
+    # ignore_na=False: a missing value fails the column's own check (or not_nullable) rather than
+    # being dropped first, which costs pandera a NaN scan of every column (~10 ms per million lines)
+    return pa.Check(func, name=name, ignore_na=False)
+
+
 def _blank_or(pattern: str, name: str) -> pa.Check:
-    return pa.Check(by_value(lambda s: s.eq("") | s.str.fullmatch(pattern)), name=name)
+    return _check(by_value(lambda s: s.eq("") | s.str.fullmatch(pattern)), name)
 
 
 def _range(limit: int, name: str) -> pa.Check:
-    return pa.Check(lambda s: s.abs() <= limit, name=name)
+    return _check(lambda s: s.abs() <= limit, name)
 
 
 LINE_SCHEMA = pa.DataFrameSchema(
@@ -138,15 +144,15 @@ LINE_SCHEMA = pa.DataFrameSchema(
         "cd_auxact": pa.Column(str, _blank_or(r"[0-9A-Z]{1,2}", "cd_auxact_format")),
         "cd_dep": pa.Column(str, _blank_or(r"\d{3}", "cd_dep_format")),
         "cd_cstm": pa.Column(str, _blank_or(r"\d{6}", "cd_cstm_format")),
-        "nm_cstm": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= NM_CSTM_WIDTH), name="nm_cstm_width")),
-        "rcj_slip": pa.Column(str, pa.Check(by_value(lambda s: fx_width(s) <= RCJ_SLIP_WIDTH), name="rcj_slip_width")),
+        "nm_cstm": pa.Column(str, _check(by_value(lambda s: fx_width(s) <= NM_CSTM_WIDTH), "nm_cstm_width")),
+        "rcj_slip": pa.Column(str, _check(by_value(lambda s: fx_width(s) <= RCJ_SLIP_WIDTH), "rcj_slip_width")),
         "tptn": pa.Column(str, _blank_or(r"\d{1,2}", "tptn_format")),
         "tbptn": pa.Column(str, _blank_or(r"\d{1,2}", "tbptn_format")),
-        "cmtxrate": pa.Column("Int64", pa.Check(lambda s: s.isna() | s.between(0, 9999), name="cmtxrate_range"),
+        "cmtxrate": pa.Column("Int64", _check(lambda s: s.isna() | s.between(0, 9999), "cmtxrate_range"),
                               nullable=True),
         "amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_tr_range")),
         "tax_amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_cmtx_range")),
-        "pos_dsp": pa.Column("int64", pa.Check(lambda s: s.between(1, MAX_LINES_PER_SIDE), name="pos_dsp_range")),
+        "pos_dsp": pa.Column("int64", _check(lambda s: s.between(1, MAX_LINES_PER_SIDE), "pos_dsp_range")),
     },
     strict=False,
     coerce=False,

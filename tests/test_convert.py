@@ -170,6 +170,21 @@ def test_sub_account_specific_then_generic(write_csv: WriteCsv, mappings: Path) 
     assert (debit["cd_act"] == "1131").all()
 
 
+def test_distinct_keys_numbered_as_one_integer_or_as_tuples_agree() -> None:
+    """The mapping stage looks tables up per distinct key; the tuple fallback (for keys too varied to
+    number) must give the same codes and keys, NA included."""
+    from converter.mapping import distinct, distinct_tuples
+
+    frame = pd.DataFrame({"account": ["売上高", "普通預金", "売上高", None, "普通預金", None],
+                          "sub_account": ["", "みずほ", "", "", "みずほ", ""],
+                          "customer": ["A社", None, "A社", "B社", None, "B社"]})
+    codes, keys = distinct(frame, ["account", "sub_account", "customer"])
+    tuple_codes, tuple_keys = distinct_tuples(frame[["account", "sub_account", "customer"]])
+    assert codes.tolist() == tuple_codes.tolist() == [0, 1, 0, 2, 1, 2]
+    pd.testing.assert_frame_equal(keys, tuple_keys, check_dtype=False)
+    assert keys.take(codes).reset_index(drop=True).equals(frame)
+
+
 def test_unmapped_values_name_value_table_and_rows(write_csv: WriteCsv, mappings: Path) -> None:
     rows = [sale("A", cr="広告宣伝費"), sale("B", cr="広告宣伝費"), sale("C", cr_tax="謎の税"),
             sale("D", cr_dep="開発部"), sale("E", ccode="C-999")]
