@@ -44,7 +44,14 @@ def by_value(s: pd.Series, func: Callable[[pd.Series], tuple[pd.Series, ...]]) -
     every parsing step here works value by value, so parsing each distinct value once gives the same
     result at a fraction of the cost: ~10 string passes over 20k values instead of a million.
     """
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    if s.dtype == object:
+        # On object arrays pandas' NaN-keeping factorize first scans every value for NaN (~60 % more
+        # time); the text as read has none, so the plain one runs and the other only if it finds NaN.
+        codes, uniques = pd.factorize(s)
+        if len(codes) and codes.min() < 0:
+            codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    else:
+        codes, uniques = pd.factorize(s, use_na_sentinel=False)
     # The dtype a text column would be given (str) is inferred here, from the distinct values, so
     # that spreading the results back is a take, not a second inference over every row.
     results = func(pd.Series(uniques, dtype=None if s.dtype == object else s.dtype))

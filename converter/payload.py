@@ -106,11 +106,12 @@ def _nonzero(name: str) -> Callable[[Any], str]:
 def _detail_columns(lines: pd.DataFrame) -> list[np.ndarray]:
     """The fragments of each detail object, column by column, in the key order of the body."""
     columns = [
-        _fragments(lines["pos_dsp"].to_numpy(), lambda v: '{"pos_dsp":' + _dumps(int(v))),
-        _fragments(lines["side"].to_numpy(), lambda v: ',"is_ocr_dc":' + _dumps(int(v))),
+        # an int's JSON is its str(): json.dumps for each of ~100k distinct amounts costs ~0.2 s a million lines
+        _fragments(lines["pos_dsp"].to_numpy(), lambda v: f'{{"pos_dsp":{int(v)}'),
+        _fragments(lines["side"].to_numpy(), lambda v: f',"is_ocr_dc":{int(v)}'),
     ]
     columns += [_fragments(lines[name], _optional(name)) for name in _TEXT_FIELDS]
-    columns.append(_fragments(lines["amount"].to_numpy(), lambda v: ',"amnt_tr":' + _dumps(int(v))))
+    columns.append(_fragments(lines["amount"].to_numpy(), lambda v: f',"amnt_tr":{int(v)}'))
     columns.append(_fragments(lines["tax_amount"].to_numpy(), lambda v: f',"amnt_cmtx":{int(v)}' if v else ""))
     for name in _NONZERO_FIELDS:
         ints = lines[name].fillna(0).astype("int64").to_numpy()

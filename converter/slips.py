@@ -45,8 +45,7 @@ def document_codes(keys: pd.Series, *, together: bool = False) -> tuple[np.ndarr
     if (together and not keys.hasnans) or pd.Index(values[heads]).is_unique:
         return np.repeat(np.arange(len(heads)), np.diff(np.r_[heads, len(values)])), heads
     codes = pd.factorize(keys, sort=False, use_na_sentinel=False)[0]
-    seen = np.maximum.accumulate(codes) if len(codes) else codes
-    return codes, np.flatnonzero(np.r_[True, codes[1:] > seen[:-1]]) if len(codes) else codes
+    return codes, _first_rows(codes)
 
 
 @dataclass(frozen=True)
@@ -94,22 +93,53 @@ def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame
         for f, r in out.loc[empty, ["_file", "_row"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column("doc_no"), "", "required",
                                     "帳票番号が空です。書き出し元の帳票番号を確認してください"))
-    out["doc"] = _document_keys(out)
+    out["doc"], out["_doc"] = _document_keys(out)
     problems += _documents_in_several_files(out, profile)
     return out, problems
 
 
-def _document_keys(rows: pd.DataFrame) -> pd.Series:
-    """``kind|doc_no|date``. 取引種別 and 取引日 take a few values each, so "kind|" and "|date" are
-    made once per value and each key costs two concatenations instead of four."""
+def _document_keys(rows: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """``kind|doc_no|date`` of every row, and the rows' document codes (as ``document_codes``).
+
+    取引種別 and 取引日 take a few values each and 帳票番号 one per document: the three are
+    numbered apart, a document is their combination, and its key text is made once per document
+    (not per row). Later stages take the codes from the ``_doc`` column instead of hashing the keys
+    again.
+    """
     kind, number, date = rows["kind"], rows["doc_no"], rows["date"]
     if kind.hasnans or number.hasnans or date.hasnans:
-        return kind + "|" + number + "|" + date
-    kind_codes, kinds = pd.factorize(kind)
-    date_codes, dates = pd.factorize(date)
-    head = (np.asarray(kinds, dtype=object) + "|")[kind_codes]
-    tail = ("|" + np.asarray(dates, dtype=object))[date_codes]
-    return pd.Series(head + number.to_numpy(dtype=object) + tail, index=rows.index, dtype=kind.dtype)
+        keys = kind + "|" + number + "|" + date
+        return keys, document_codes(keys)[0]
+    # (use_na_sentinel=False: there is no NaN, and for the str dtype it is pandas' faster path)
+    kind_codes, kind_values = pd.factorize(kind, use_na_sentinel=False)
+    date_codes, date_values = pd.factorize(date, use_na_sentinel=False)
+    number_codes, numbers = pd.factorize(number, use_na_sentinel=False)
+    kinds, dates = np.asarray(kind_values, dtype=object), np.asarray(date_values, dtype=object)
+    if (any("|" in k for k in kinds) or any("|" in d for d in dates)
+            or float(len(kinds)) * len(dates) * len(numbers) > 2**62):
+        # "|" in a 取引種別 or 取引日 lets two (kind, number, date) share a key: the key text decides
+        keys = kind + "|" + number + "|" + date
+        return keys, document_codes(keys)[0]
+    combined = (number_codes.astype(np.int64) * len(kinds) + kind_codes) * len(dates) + date_codes
+    codes = pd.factorize(combined)[0]
+    heads = _first_rows(codes)
+    text = (kinds + "|")[kind_codes[heads]] + number.to_numpy(dtype=object)[heads] + ("|" + dates)[date_codes[heads]]
+    return pd.Series(text[codes], index=rows.index, dtype=kind.dtype), codes
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Where each code first appears, for codes numbered in order of first appearance."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+
+
+def row_documents(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``document_codes`` of the rows' ``doc``, from the codes ``assign_documents`` kept in ``_doc``."""
+    if "_doc" not in rows:
+        return document_codes(rows["doc"])
+    codes = rows["_doc"].to_numpy()
+    return codes, _first_rows(codes)
 
 
 def _documents_in_several_files(rows: pd.DataFrame, profile: Profile) -> list[Problem]:
@@ -152,7 +182,7 @@ def filter_documents(
                              "締切済でない (--closed-only)")
     # The document takes the first reason any of its rows has. Documents are grouped by integer
     # code (one factorize) rather than by their text key once per question.
-    codes, heads = document_codes(rows["doc"])
+    codes, heads = row_documents(rows)
     has_reason = reason != ""
     doc_reason = reason.where(has_reason).groupby(codes).transform("first").fillna("") if has_reason.any() else reason
     amounts = rows[["dr_amount", "cr_amount", "dr_tax_amount", "cr_tax_amount"]].abs().fillna(0)
@@ -380,7 +410,7 @@ def content_hashes(rows: pd.DataFrame) -> pd.DataFrame:
     """
     if rows.empty or rows["doc"].hasnans:
         return _content_hashes_grouped(rows)
-    codes, at = document_codes(rows["doc"])  # documents in first-row order
+    codes, at = row_documents(rows)  # documents in first-row order
     docs = rows["doc"].to_numpy(dtype=object)[at]
     together = len(codes) < 2 or bool((codes[1:] >= codes[:-1]).all())
     order = np.arange(len(codes)) if together else np.argsort(codes, kind="stable")

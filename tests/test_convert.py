@@ -9,6 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 from conftest import HEADER, make_mappings, sale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from converter.errors import ConfigError, InputError
 from converter.pipeline import Conversion, Options, convert
@@ -400,3 +402,31 @@ def test_same_document_in_two_files_is_a_problem(write_csv: WriteCsv, mappings: 
     assert problem.rule == "duplicate_document" and problem.value == "B"
     assert "a.csv" in problem.message and "b.csv" in problem.message
     assert not result.requests
+
+
+def _triples(kinds: list[str | None], numbers: list[str | None], dates: list[str | None]) -> st.SearchStrategy[
+        list[tuple[str | None, str | None, str | None]]]:
+    return st.lists(st.tuples(st.sampled_from(kinds), st.sampled_from(numbers), st.sampled_from(dates)), max_size=12)
+
+
+@given(st.one_of(
+    # what exports hold: the parts are numbered apart
+    _triples(["売上", "入金", "a"], ["S-1", "c", "b|c", "S-1 "], ["2026-10-01", "2026-10-02", ""]),
+    # a "|" inside a kind, or a missing part: the key text decides
+    _triples(["売上", "入金", "a|b", "a", None], ["S-1", "c", "b|c", None], ["2026-10-01", "", None]),
+))
+@settings(max_examples=200, deadline=None)
+def test_document_codes_agree_with_the_key_text(parts: list[tuple[str | None, str | None, str | None]]) -> None:
+    """Documents are numbered from kind, number and date apart; the numbering must be the key
+    text's (kind|doc_no|date), also where a "|" inside a part makes two triples share a key."""
+    from converter.slips import _document_keys, row_documents
+
+    rows = pd.DataFrame(parts, columns=["kind", "doc_no", "date"], dtype=object).astype("str")
+    rows = rows.mask(pd.DataFrame(parts, columns=["kind", "doc_no", "date"]).isna())
+    keys, codes = _document_keys(rows)
+    expected = (rows["kind"] + "|" + rows["doc_no"] + "|" + rows["date"])
+    assert keys.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()
+    assert codes.tolist() == pd.factorize(expected, use_na_sentinel=False)[0].tolist()
+    got, heads = row_documents(rows.assign(doc=keys, _doc=codes))
+    assert got.tolist() == codes.tolist()
+    assert heads.tolist() == sorted({k: i for i, k in reversed(list(enumerate(codes.tolist())))}.values())

@@ -66,3 +66,15 @@ def test_bad_dates_are_flagged(text: str) -> None:
     values, bad = to_date(pd.Series([text]), "%Y/%m/%d")
     assert bad.iloc[0]
     assert pd.isna(values.iloc[0])
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_by_value_keeps_missing_values_apart_from_text(dtype: object) -> None:
+    """Each distinct value is parsed once; NaN (an empty Excel cell) is a value of its own, whatever
+    path the factorization takes for the column's dtype."""
+    from converter.normalise import by_value, trim
+
+    column = pd.Series([" 売上", None, "売上", "nan", None, "仕入 "], dtype=dtype)  # type: ignore[call-overload]
+    (trimmed,) = by_value(column, lambda u: (trim(u),))
+    assert trimmed.isna().tolist() == [False, True, False, False, True, False]
+    assert trimmed[~trimmed.isna()].tolist() == ["売上", "売上", "nan", "仕入"]
