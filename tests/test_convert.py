@@ -48,6 +48,21 @@ def test_undecodable_file_names_the_encodings_tried(tmp_path: Path, mappings: Pa
     assert "garbage.csv" in text and "UTF-8" in text and "CP932" in text and "2行目" in text
 
 
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+def test_encoding_is_told_past_the_probe_of_the_first_64kb(offset: int) -> None:
+    """The first 64 KB rule CP932 out quickly; a character cut by the 64 KB mark, or a file whose
+    first non-ASCII byte comes later, must still be decoded as what it is."""
+    from converter.read import _PROBE, decode
+
+    ascii_head = "a" * (_PROBE - offset)
+    utf8 = (ascii_head + "株式会社ソラリス,摘要\n").encode("utf-8")  # a 3-byte character crosses the cut
+    assert decode(utf8, Path("u.csv"), "auto") == (ascii_head + "株式会社ソラリス,摘要\n", "utf-8")
+    cp932 = (ascii_head + "株式会社ソラリス\n").encode("cp932")  # valid UTF-8 up to the cut, not after
+    assert decode(cp932, Path("s.csv"), "auto") == (ascii_head + "株式会社ソラリス\n", "cp932")
+    with pytest.raises(InputError, match="2行目"):
+        decode(("x\n" + "a" * _PROBE).encode() + b"\xff\xfe\x80\x81\xfd", Path("g.csv"), "auto")
+
+
 def test_ragged_rows_are_each_reported(tmp_path: Path, mappings: Path) -> None:
     good = "2026/10/01,売上,INV-1,,,C-001,,売掛金,,,対象外,1000,,売上高,,,課税売上10%,1000,90,x,"
     text = ",".join(HEADER) + "\n" + good + "\n" + good.replace("INV-1", "INV-2") + ",extra\n" + "2026/10/01,売上\n"
