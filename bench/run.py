@@ -5,7 +5,8 @@ full-width text, a share of rows needing normalisation; deterministic by seed) i
 by side, every measurement in its own child process so wall time, CPU time and peak RSS compare:
 
   (a) floor    bare ``pandas.read_csv(file, encoding="cp932", dtype=str)``
-  (b) preview  ``python -m converter preview FILE --payload-dir DIR``, end to end
+  (b) preview  ``python -m converter preview FILE --payload-dir DIR``, end to end: a company's first
+               preview (no ledger yet), and again with a ledger (content hashes made and compared)
   (c) check    ``python -m converter check FILE``
   (d) review   the review workbook (``write_review``) vs a bare openpyxl write-only dump of the
                same cells without styling (values prepared before the clock); conversion untimed
@@ -257,16 +258,26 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
         if name not in best or run.wall < best[name].wall:
             best[name] = run
 
+    # (b) names its ledger so that a ledger in the checkout (ledgers/<ocode>.sqlite) cannot change what
+    # is measured: none (a first preview makes no content hashes), then an empty one (it makes them
+    # and compares them with the ledger, as every later month's preview does).
+    no_ledger, ledger = workdir / "no-ledger.sqlite", workdir / "empty-ledger.sqlite"
+    if "b" in parts:
+        _empty_ledger(ledger)
     for _ in range(repeat):  # interleaved, so a busy moment of the machine hits all of them alike
         keep("floor", run_child([sys.executable, "-c", FLOOR_CODE, str(path)]))
         if "b" in parts:
-            shutil.rmtree(payloads, ignore_errors=True)
-            keep("preview", run_child(_converter("preview", path, "-m", MAPPINGS, "--payload-dir", payloads)))
+            for name, book in (("preview", no_ledger), ("preview_ledger", ledger)):
+                shutil.rmtree(payloads, ignore_errors=True)
+                keep(name, run_child(_converter("preview", path, "-m", MAPPINGS, "--payload-dir", payloads,
+                                                "--ledger", book)))
         if "c" in parts:
             keep("check", run_child(_converter("check", path, "-m", MAPPINGS)))
     if "b" in parts:
         result["request_files"] = len(list(payloads.glob("request-*.json")))
         shutil.rmtree(payloads, ignore_errors=True)
+        for p in workdir.glob("empty-ledger.sqlite*"):
+            p.unlink()
         if not result["request_files"]:
             raise RuntimeError("preview wrote no request bodies: the generated export has problems")
     for name, run in best.items():
@@ -300,10 +311,21 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
     return result
 
 
+def _empty_ledger(path: Path) -> None:
+    """A ledger of the mappings' company with nothing in it yet."""
+    sys.path.insert(0, str(ROOT))
+    from converter.config import load_settings
+    from converter.ledger import Ledger
+
+    for p in path.parent.glob(path.name + "*"):
+        p.unlink()
+    Ledger.open(path, ocode=load_settings(MAPPINGS).ocode).close()
+
+
 def ratios(r: dict[str, Any]) -> dict[str, float]:
     out = {}
     floor = r["floor"]
-    for name in ("preview", "check"):
+    for name in ("preview", "preview_ledger", "check"):
         if name in r:
             out[name] = r[name]["wall"] / floor["wall"]
             out[f"{name}_cpu"] = r[name]["cpu"] / floor["cpu"]
@@ -331,7 +353,8 @@ def report(results: dict[int, dict[str, Any]]) -> str:
         label = f"{n:,} ({r['rows']:,} rows, {r['file_mb']:.0f} MB)"
         row(label, "(a) floor: pandas.read_csv", f"{a['wall']:.2f}", "1.00", f"{a['cpu']:.2f}",
             f"{a['rss_mb']:.0f}", "1.00")
-        for name, what in (("preview", "(b) preview --payload-dir"), ("check", "(c) check")):
+        for name, what in (("preview", "(b) preview --payload-dir (no ledger yet)"),
+                           ("preview_ledger", "(b) preview --payload-dir (with a ledger)"), ("check", "(c) check")):
             if name in r:
                 m = r[name]
                 row("", what, f"{m['wall']:.2f}", f"**{q[name]:.2f}×**", f"{m['cpu']:.2f} ({q[name + '_cpu']:.2f}×)",
