@@ -45,10 +45,12 @@ class Plan:
 
 
 def _infos(docs: pd.DataFrame) -> dict[str, DocumentInfo]:
-    columns = docs[["doc", "content_hash", "kind", "doc_no", "date", "debit"]]
+    # Columns as lists: iterating a str-dtype column (itertuples) goes through pandas element by
+    # element, ~5 µs a value, which made this 5 s for a month of 750k documents.
+    columns = (docs[c].tolist() for c in ("doc", "content_hash", "kind", "doc_no", "date", "debit"))
     return {str(d): DocumentInfo(key=str(d), content_hash=str(h), kind=str(k), doc_no=str(n), ymd=str(y),
                                  amount=int(a))
-            for d, h, k, n, y, a in columns.itertuples(index=False, name=None)}
+            for d, h, k, n, y, a in zip(*columns, strict=True)}
 
 
 def _groups(chain: Sequence[DocumentRecord]) -> list[list[DocumentRecord]]:
@@ -78,7 +80,7 @@ def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool 
     export = _infos(docs)
     vanished: list[str] = []
     if len(docs):
-        kinds = set(docs["kind"])
+        kinds = set(docs["kind"].unique().tolist())
         first, last = (p.isoformat() for p in period) if period else (str(docs["date"].min()),
                                                                         str(docs["date"].max()))
         vanished = [r.key for r in ledger.vanished(export, ymd_from=first, ymd_to=last, kinds=kinds)]
