@@ -107,7 +107,7 @@ def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], pl
     if not chain:
         if here is None or only_errors:
             return ""
-        _add(plan, [(key, here, key, "")])
+        _add_new(plan, key, here)
         return "to_send"
     groups = _groups(chain)
     last = groups[-1] if groups else [chain[0]]
@@ -120,7 +120,7 @@ def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], pl
         if not groups:
             if here is None:  # never reached FX and now gone from the export: nothing to send
                 return ""
-            _add(plan, [(key, here, key, "")])
+            _add_new(plan, key, here)
             return "to_send"
         return _resend_group(key, here, chain, groups, plan)
     effective = _effective(chain, groups)
@@ -165,6 +165,15 @@ def _reversal_info(parent: str, reversed_: DocumentRecord, number: int, key: str
 def _replacement_info(parent: str, here: DocumentInfo, number: int, key: str = "") -> DocumentInfo:
     return DocumentInfo(key=key or f"{parent}|訂正{number}", content_hash=here.content_hash, kind=here.kind,
                         doc_no=here.doc_no, ymd=here.ymd, amount=here.amount, parent=parent, role="replacement")
+
+
+def _add_new(plan: Plan, key: str, info: DocumentInfo) -> None:
+    """``_add`` of a document sent as itself (nearly every one of a month; written out for speed)."""
+    plan.infos[key] = info
+    plan.register.append(key)
+    plan.source_of[key] = key
+    plan.parent_of[key] = key
+    plan.units.append((key,))
 
 
 def _add(plan: Plan, members: list[tuple[str, DocumentInfo, str, str]]) -> None:
