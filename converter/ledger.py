@@ -27,6 +27,12 @@ Statuses (Jobcan's API連携一覧 plus our 要確認) and the only transitions 
   ≤ 999999, never reused, not even after ``forget``.
 * ``issue_journos`` hands out FX 伝票番号 (1 … 99999) for companies that do not auto-number.
 
+Storage: a request's documents are sent together and answered together, so they are stored
+together — one batch (:mod:`converter.ledger_batches`): a few rows and one short line per
+document, instead of rewriting every document's row and adding two history lines per document
+at each of the request's two commits. Everything the ledger reports (records, slips, history) is
+what one row per document gave; documents moved on their own are kept in their own rows.
+
 Default location (the CLI's policy): ``ledgers/<ocode>.sqlite`` next to the mappings folder,
 see :func:`default_ledger_path`. Files are created user-only (0o600): they hold company data.
 A run that sends takes the run lock (``flock`` on ``<ledger>.lock``; released by the OS even
@@ -35,25 +41,30 @@ when the holder is killed; local file systems only). Preview opens with ``readon
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
-from itertools import repeat
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from converter.errors import LedgerError
-from converter.ledger_lock import RunLock
+from converter.ledger_answers import Answers
+from converter.ledger_batches import (
+    DOC_SELECT,
+    OVERLAY,
+    RECORD_COLUMNS,
+    STATE,
+    Overlays,
+    answer_batch,
+    batch_of,
+    encode_keys,
+    fold,
+    open_batch,
+)
+from converter.ledger_file import LedgerFile
 from converter.ledger_records import (
     ACTION_LABELS,
-    DOC_COLUMNS,
     MAX_JOURNO,
     MAX_JOURNO_READ,
     ROLES,
-    SCHEMA,
-    SCHEMA_VERSION,
     STATUS_LABELS,
     STATUSES,
     Classification,
@@ -61,12 +72,8 @@ from converter.ledger_records import (
     DocumentRecord,
     Event,
     chunks,
-    connect_rw,
-    current_user,
     default_ledger_path,
     document_key,
-    init_meta,
-    insert_events,
     refreshed,
     shorten,
     unique,
@@ -74,219 +81,20 @@ from converter.ledger_records import (
 
 __all__ = [
     "ACTION_LABELS", "MAX_JOURNO", "MAX_JOURNO_READ", "STATUSES", "STATUS_LABELS",
-    "Classification", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
+    "Answers", "Classification", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
     "default_ledger_path", "document_key",
 ]
 
 
-class Ledger:
+class Ledger(LedgerFile):
     """One company's upload ledger. Use :meth:`open`; the object is a context manager."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, path: Path, *, ocode: str, operator: str, readonly: bool
-    ) -> None:
-        self._conn = conn
-        self.path = path
-        self.ocode = ocode
-        self.operator = operator
-        self.readonly = readonly
-        self._run_lock = RunLock(path, operator)
-        self._depth = 0  # > 0 inside transaction(): writes join it, its end commits
-
-    # ----------------------------------------------------------------- open / close / lock
-    @classmethod
-    def open(
-        cls, path: Path | str, *, ocode: str, operator: str | None = None, lock: bool = False,
-        readonly: bool = False,
-    ) -> Ledger:
-        """Open (creating if missing) the ledger of company ``ocode``.
-
-        ``readonly=True`` never writes (preview): a missing file is read as an empty ledger.
-        ``lock=True`` takes the run lock now and releases it on :meth:`close`.
-        """
-        path = Path(path)
-        if not ocode:
-            raise LedgerError("台帳を開くには会社コード (ocode) が必要です", file=str(path))
-        who = operator if operator is not None else current_user()
-        try:
-            if readonly and not path.exists():
-                conn = sqlite3.connect(":memory:", isolation_level=None)
-                conn.executescript(SCHEMA)
-                init_meta(conn, ocode)
-            elif readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, timeout=10.0)
-            else:
-                conn = connect_rw(path, ocode)
-        except sqlite3.Error as err:
-            raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
-        except OSError as err:  # the folder cannot be made (a file in the way, no permission)
-            raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
-        ledger = cls(conn, path, ocode=ocode, operator=who, readonly=readonly)
-        try:
-            ledger._check_meta()
-            if lock:
-                ledger.acquire_lock()
-        except BaseException as err:
-            ledger.close()
-            if isinstance(err, sqlite3.Error):
-                raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
-            raise
-        return ledger
-
-    def _check_meta(self) -> None:
-        meta = dict(self._conn.execute("SELECT name, value FROM meta").fetchall())
-        version = meta.get("schema_version", "")
-        if not version.isdigit() or int(version) > SCHEMA_VERSION:
-            raise LedgerError(f"台帳の形式 (版 {version or '不明'}) に対応していません。"
-                              "ツールを更新してください", file=str(self.path))
-        if meta.get("ocode") != self.ocode:
-            raise LedgerError(f"この台帳は会社コード {meta.get('ocode')!r} のものです"
-                              f" (指定: {self.ocode!r})。台帳のパスを確認してください",
-                              file=str(self.path))
-
-    def close(self) -> None:
-        self._run_lock.release_all()
-        self._conn.close()
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def lock_path(self) -> Path:
-        return self._run_lock.path
-
-    @property
-    def locked(self) -> bool:
-        return self._run_lock.held
-
-    def acquire_lock(self) -> None:
-        """Take the run lock or raise :class:`LedgerLocked` at once (nests within one object)."""
-        self._run_lock.acquire()
-
-    def release_lock(self) -> None:
-        self._run_lock.release()
-
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[Ledger]:
-        """``with ledger.lock():`` — the run lock for the block."""
-        self.acquire_lock()
-        try:
-            yield self
-        finally:
-            self.release_lock()
-
-    # ----------------------------------------------------------------- helpers
-    def _now(self) -> str:
-        return datetime.now().astimezone().isoformat(timespec="seconds")
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Ledger]:
-        """``with ledger.transaction():`` — the writes inside are one durable transaction, committed
-        (and fsynced) when the block ends, or none of them if it raises. A sender reserves the
-        伝票番号 of a request and marks its documents ``sending`` in one commit before the POST."""
-        with self._write():
-            self._depth += 1
-            try:
-                yield self
-            finally:
-                self._depth -= 1
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
-            raise LedgerError("読み取り専用で開いた台帳には書き込めません", file=str(self.path))
-        conn = self._conn
-        # Inside transaction(): a savepoint, so a failed step is undone as a whole even if the
-        # caller goes on; the outer block commits.
-        begin, commit, undo = (("SAVEPOINT step", "RELEASE step", ("ROLLBACK TO step", "RELEASE step"))
-                               if self._depth else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
-        try:
-            conn.execute(begin)
-        except sqlite3.Error as err:
-            raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
-        try:
-            yield conn
-            conn.execute(commit)
-        except BaseException as err:
-            if conn.in_transaction:
-                for statement in undo:
-                    conn.execute(statement)
-            if isinstance(err, sqlite3.Error):
-                raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
-            raise
-
-    def _meta_int(self, name: str) -> int:
-        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        if row is None or not str(row[0]).isdigit():
-            raise LedgerError(f"台帳の管理情報 {name} が壊れています", file=str(self.path))
-        return int(row[0])
-
-    def _rows(self, keys: Sequence[str]) -> dict[str, DocumentRecord]:
-        found: dict[str, DocumentRecord] = {}
-        for part in chunks(keys):
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT {DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
-            for row in self._conn.execute(sql, tuple(part)):
-                found[row[0]] = DocumentRecord(*row)
-        return found
-
-    def _events(self, conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
-        at, operator = self._now(), self.operator
-        insert_events(conn, [(key, at, action, status, operator, msg) for key, action, status, msg in rows])
-
-    def _statuses(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
-        found: dict[str, tuple[str, int]] = {}
-        for part in chunks(keys):
-            marks = ",".join("?" * len(part))
-            for key, status, rowid in self._conn.execute(
-                    f"SELECT key, status, rowid FROM documents WHERE key IN ({marks})", tuple(part)):
-                found[key] = status, rowid
-        return found
-
-    def _checked(self, keys: Iterable[str], allowed: Iterable[str], what: str) -> dict[str, tuple[str, int]]:
-        """Current status (and rowid) of each of ``keys``, in order, or LedgerError naming every
-        key not in ``allowed``. Only these are read: a request's transition checks ~1000 keys.
-
-        Called inside the caller's write transaction, so nothing changes between check and update
-        (the rowid too: it can only change by VACUUM, which cannot run inside a transaction).
-        """
-        wanted = unique(keys)
-        found = self._statuses(wanted)
-        allowed_set = set(allowed)
-        missing = [k for k in wanted if k not in found]
-        if missing:
-            raise LedgerError(f"{what}: 台帳にない帳票です: {shorten(missing)}",
-                              file=str(self.path))
-        bad = [f"{k} ({STATUS_LABELS[found[k][0]]})" for k in wanted
-               if found[k][0] not in allowed_set]
-        if bad:
-            allowed_text = "・".join(STATUS_LABELS[s] for s in STATUSES if s in allowed_set)
-            raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {shorten(bad)}",
-                              file=str(self.path))
-        return {k: found[k] for k in wanted}
-
-    @staticmethod
-    def _check_journos(journos: Mapping[str, int] | None, keys: Iterable[str]) -> None:
-        if not journos:
-            return
-        known = set(keys)
-        for key, number in journos.items():
-            if key not in known:
-                raise LedgerError(f"伝票番号の対象が指定の帳票にありません: {key}")
-            if isinstance(number, bool) or not isinstance(number, int) \
-                    or not 1 <= number <= MAX_JOURNO:
-                raise LedgerError(f"伝票番号は 1〜{MAX_JOURNO} の整数です: {key} = {number!r}")
 
     # ----------------------------------------------------------------- ids
     def assign_ids(self, docs: Sequence[DocumentInfo]) -> dict[str, int]:
         """``journo_read`` for every document; new keys are registered ``pending`` in order."""
         keys = unique(d.key for d in docs)
         with self._write() as conn:
-            ids = {r.key: r.journo_read for r in self._rows(keys).values()}
+            ids = self._ids(keys)
             new = [d for d in docs if d.key not in ids]
             if new:
                 first = self._meta_int("next_journo_read")
@@ -296,6 +104,8 @@ class Ledger:
                         f" {first}、新しい帳票 {len(new)} 件)。新しい台帳への切り替えが必要です",
                         file=str(self.path))
                 now = self._now()
+                # Batches of a forgotten key's earlier life must not overlay the new record.
+                synced = conn.execute("SELECT COALESCE(MAX(id), 0) FROM batches").fetchone()[0]
                 rows = []
                 for offset, doc in enumerate(new):
                     ids[doc.key] = first + offset
@@ -303,11 +113,11 @@ class Ledger:
                         raise LedgerError(f"不明な役割です: {doc.role}")
                     rows.append((doc.key, first + offset, doc.content_hash, doc.kind, doc.doc_no,
                                  doc.ymd, int(doc.amount), now, now, self.operator, doc.parent,
-                                 doc.role))
+                                 doc.role, synced))
                 conn.executemany(
                     "INSERT INTO documents (key, journo_read, content_hash, status, kind, doc_no,"
-                    " ymd, amount, created_at, updated_at, operator, parent, role)"
-                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    " ymd, amount, created_at, updated_at, operator, parent, role, synced)"
+                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo_read'",
                              (str(first + len(new)),))
                 self._events(conn, ((d.key, "register", "pending", "") for d in new))
@@ -315,7 +125,9 @@ class Ledger:
 
     def peek_ids(self, keys: Iterable[str]) -> dict[str, int]:
         """Ids of the keys already in the ledger (read-only; unknown keys are left out)."""
-        return {k: r.journo_read for k, r in self._rows(list(dict.fromkeys(keys))).items()}
+        ordered = list(dict.fromkeys(keys))
+        found = self._ids(ordered)
+        return {k: found[k] for k in ordered if k in found}
 
     def next_id(self) -> int:
         """The ``journo_read`` the next new document would get."""
@@ -353,20 +165,37 @@ class Ledger:
         """All records (or those in ``status``) in ``journo_read`` order."""
         if status is not None and status not in STATUSES:
             raise LedgerError(f"不明なステータスです: {status}")
-        where = "" if status is None else " WHERE status = ?"
-        sql = f"SELECT {DOC_COLUMNS} FROM documents{where} ORDER BY journo_read"
-        return [DocumentRecord(*r) for r in self._conn.execute(sql, () if status is None
-                                                                else (status,))]
+        params: tuple[str, ...] = ()
+        if status is None:
+            sql = f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY} ORDER BY d.journo_read"
+        else:  # records whose own row says so, then those a batch in that status overlays (CROSS JOIN:
+            # batch by batch, else SQLite may scan every batch's keys for each document)
+            sql = (f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY} WHERE d.status = ?1 AND m.batch IS NULL"
+                   f" UNION ALL SELECT {DOC_SELECT}, b.id, j.key FROM batches b CROSS JOIN batch_docs bd"
+                   " ON bd.batch = b.id CROSS JOIN json_each(bd.keys) j CROSS JOIN documents d ON d.key = j.value"
+                   " WHERE b.status = ?1 AND d.synced < b.id ORDER BY 2")
+            params = (status,)
+        return Overlays(self._conn).records(self._conn.execute(sql, params).fetchall())
 
     def events(self, key: str | None = None) -> list[Event]:
         """The history (API連携履歴) of one key, or of the whole ledger, oldest first."""
-        where = "" if key is None else " WHERE key = ?"
-        sql = f"SELECT key, at, action, status, operator, message FROM events{where} ORDER BY id"
-        return [Event(*r) for r in self._conn.execute(sql, () if key is None else (key,))]
+        columns = "id, key, at, action, status, operator, message, batch"
+        if key is None:
+            rows = self._conn.execute(f"SELECT {columns}, NULL FROM events ORDER BY id").fetchall()
+        else:  # its own lines, and those of the batches it was sent in
+            # journo_read of each record the key has had (a forgotten one is in its snapshot)
+            ids = ("SELECT journo_read FROM documents WHERE key = ?1 UNION SELECT json_extract(message,"
+                   " '$.journo_read') FROM events WHERE key = ?1 AND key != '' AND action = 'forget'")
+            rows = self._conn.execute(
+                f"SELECT {columns}, NULL FROM events WHERE key = ?1 AND key != '' AND batch = 0 UNION ALL"
+                " SELECT e.id, e.key, e.at, e.action, e.status, e.operator, e.message, e.batch, m.pos"
+                " FROM members m JOIN batches b ON b.id = m.batch JOIN events e ON e.id IN (b.sent_event,"
+                f" b.answer_event) WHERE m.journo_read IN ({ids}) ORDER BY 1", (key,)).fetchall()
+        return Overlays(self._conn).events(rows)
 
     def summary(self) -> dict[str, int]:
         """Count per status, every status present."""
-        sql = "SELECT status, COUNT(*) FROM documents GROUP BY status"
+        sql = f"SELECT COALESCE(b.status, d.status), COUNT(*) FROM documents d {STATE} GROUP BY 1"
         return dict.fromkeys(STATUSES, 0) | dict(self._conn.execute(sql).fetchall())
 
     def retry_candidates(self) -> list[DocumentRecord]:
@@ -396,107 +225,137 @@ class Ledger:
         """Done documents dated ``ymd_from``..``ymd_to`` (inclusive) missing from ``present``."""
         here = set(present)
         kind_set = set(kinds) if kinds is not None else None
-        rows = self._conn.execute(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE status = 'done' AND role = 'original'"
-            " AND ymd BETWEEN ? AND ? ORDER BY journo_read", (ymd_from, ymd_to))
-        return [rec for rec in (DocumentRecord(*r) for r in rows)
-                if rec.key not in here and (kind_set is None or rec.kind in kind_set)]
+        return [rec for rec in self.documents("done")
+                if rec.role == "original" and ymd_from <= rec.ymd <= ymd_to and rec.key not in here
+                and (kind_set is None or rec.kind in kind_set)]
 
     def chains(self, keys: Iterable[str]) -> dict[str, list[DocumentRecord]]:
         """Each source document's records: the original, then its corrections in order."""
-        wanted = list(dict.fromkeys(keys))
         found: dict[str, list[DocumentRecord]] = {}
-        for part in chunks(wanted):
-            marks = ",".join("?" * len(part))
-            sql = (f"SELECT {DOC_COLUMNS} FROM documents WHERE key IN ({marks})"
-                   f" OR parent IN ({marks}) ORDER BY journo_read")
-            for row in self._conn.execute(sql, tuple(part) * 2):
-                record = DocumentRecord(*row)
-                found.setdefault(record.parent or record.key, []).append(record)
+        records = self._select(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY}"
+                               " WHERE d.key IN ({marks}) OR d.parent IN ({marks})",
+                               list(dict.fromkeys(keys)), repeat=2)
+        for record in sorted(records, key=lambda r: r.journo_read):
+            found.setdefault(record.parent or record.key, []).append(record)
         return found
 
     def posted(self, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """The slips each document was sent as (empty list if it never was)."""
         result: dict[str, list[dict[str, Any]]] = {}
+        overlays = Overlays(self._conn)
         for part in chunks(list(dict.fromkeys(keys))):
             marks = ",".join("?" * len(part))
-            for key, body in self._conn.execute(
-                    f"SELECT key, posted FROM documents WHERE key IN ({marks})", tuple(part)):
-                result[key] = json.loads(body) if body else []
+            for key, body, batch, pos in self._conn.execute(
+                    f"SELECT d.key, d.posted, m.batch, m.pos FROM documents d {OVERLAY} WHERE d.key IN ({marks})",
+                    tuple(part)).fetchall():
+                sent = None if batch is None else overlays.posted(batch, pos)
+                result[key] = sent if sent is not None else json.loads(body) if body else []
         return result
 
     # ----------------------------------------------------------------- transitions
     def mark_sending(
         self, items: Iterable[str | DocumentInfo], *, journos: Mapping[str, int] | None = None,
-        posted: Mapping[str, str] | None = None,
+        body: bytes | None = None, slips: Sequence[int] | None = None,
     ) -> None:
         """pending/error → sending, attempts + 1; commit BEFORE the POST.
 
         A :class:`DocumentInfo` refreshes the stored hash and details to what is being sent.
         ``journos`` records the FX 伝票番号 put in the payload (needed to check 要確認 slips).
-        ``posted`` keeps each document's slips exactly as sent (JSON): a later correction must
-        reverse what FX holds, and the API cannot be asked for it.
+        ``body`` (the request as POSTed, ``{"slips": [...]}``) and ``slips`` (how many of its slips
+        each document has, in order) keep each document's slips exactly as sent: a later correction
+        must reverse what FX holds, and the API cannot be asked for it.
         Requires the run lock: concurrent senders are how slips get posted twice.
+
+        The documents become one batch: a few rows whatever their number (see ledger_batches).
         """
         if not self.locked:
             raise LedgerError("送信の記録には台帳のロックが必要です (lock())", file=str(self.path))
         items = list(items)
-        infos = {i.key: i for i in items if isinstance(i, DocumentInfo)}
-        keys = [i.key if isinstance(i, DocumentInfo) else i for i in items]
-        self._move(keys, allowed=("pending", "error"), to="sending", action="send", what="送信",
-                   journos=journos, refresh=infos, posted=posted)
+        if set(map(type, items)) <= {str}:  # keys only: nothing to refresh (a request's usual case)
+            infos: dict[str, DocumentInfo] = {}
+            keys = unique(cast("list[str]", items))
+        else:
+            infos = {i.key: i for i in items if isinstance(i, DocumentInfo)}
+            keys = unique(i.key if isinstance(i, DocumentInfo) else i for i in items)
+        if body is not None and (slips is None or len(slips) != len(keys)):
+            raise LedgerError("送信した伝票の数が帳票ごとに必要です (slips)")
+        if not keys:
+            return
+        with self._write() as conn:
+            listed = encode_keys(keys)
+            # One row, in SQL: how many found, overlaid or not sendable, each one's journo_read by its
+            # position (for the member lines) and the positions of the エラー ones (再連携).
+            check = ("SELECT count(*), count(m.batch), total(d.status NOT IN ('pending', 'error')),"
+                     " json_group_object(j.key, d.journo_read),"
+                     " json_group_array(j.key) FILTER (WHERE d.status = 'error')"
+                     f" FROM json_each(?) j CROSS JOIN documents d ON d.key = j.value {OVERLAY}")
+            found, overlaid, bad, ids, retries = conn.execute(check, (listed,)).fetchone()
+            if found != len(keys) or overlaid or bad:
+                before = self._checked(keys, ("pending", "error"), "送信")  # raises unless only overlaid
+                fold(conn, [k for k, (_, _, o) in before.items() if o])  # 再連携 of a batch's エラー
+                _, _, _, ids, retries = conn.execute(check, (listed,)).fetchone()  # the rows stand alone now
+            self._check_journos(journos, keys)
+            batch = open_batch(conn, listed, ids, at=self._now(), operator=self.operator, retries=retries,
+                               journos=[journos.get(k) for k in keys] if journos else None,
+                               infos=[refreshed(infos.get(k)) if k in infos else None for k in keys] if infos else None,
+                               body=body, slips=slips)
+            self._sent = keys, listed, batch
 
     def _move(
         self, keys: Iterable[str], *, allowed: Sequence[str], to: str, action: str, what: str,
         messages: Mapping[str, str] | None = None, default_message: str = "",
-        journos: Mapping[str, int] | None = None, refresh: Mapping[str, DocumentInfo] | None = None,
-        posted: Mapping[str, str] | None = None,
+        journos: Mapping[str, int] | None = None, answers: Answers | None = None,
     ) -> list[str]:
         """Check every key, then move them all in one transaction (all or nothing).
 
-        One UPDATE per document sets everything that changes: SQLite rewrites the whole row
-        (with its posted slips) on every UPDATE, and a request moves ~1000 documents twice.
+        A whole batch still ``sending`` (a request's answer) moves as one row; anything else
+        moves row by row, each overlay folded into its row first.
         """
-        sending = to == "sending"  # a send attempt: count it, keep the last FX message visible
+        messages = messages or {}
         with self._write() as conn:
+            keys, sent = list(keys), self._sent
+            whole = "sending" in allowed and not journos  # may be a request's answer: one row for all
+            batch: int | None = None
+            if sent is not None and keys == sent[0]:  # the answer to the request just sent (the usual case)
+                listed, batch = sent[1], sent[2]
+            else:
+                keys = unique(keys)
+                if not keys:
+                    return []
+                listed = encode_keys(keys)
+                batch = batch_of(conn, keys[0]) if whole else None
+            if whole and batch is not None and answer_batch(
+                    conn, batch, listed, to=to, action=action, default=default_message,
+                    messages=answers or ([messages.get(k) for k in keys] if messages else None),
+                    at=self._now(), operator=self.operator):
+                return keys
+            if answers is not None:
+                messages = answers.texts(keys)
             before = self._checked(keys, allowed, what)
             self._check_journos(journos, before)
-            moved = list(before)
-            messages = messages or {}
-            msgs = [messages.get(k, default_message) for k in moved]
-            n = len(moved)
-            # One column of values per "?" (zipped into rows below); a send keeps the last FX
-            # message (visible until the answer) and counts the attempt.
-            sets = "status = ?, updated_at = ?, operator = ?"
-            columns: list[Iterable[Any]] = [repeat(to, n), repeat(self._now(), n), repeat(self.operator, n)]
-            if sending:
-                sets += ", attempts = attempts + 1"
-            else:
-                sets += ", last_message = ?"
-                columns.append(msgs)
+            fold(conn, [k for k, (_, _, o) in before.items() if o])
+            msgs = [messages.get(k, default_message) for k in keys]
+            now = self._now()
             if journos:
-                sets += ", journo = COALESCE(?, journo)"
-                columns.append([journos.get(k) for k in moved])
-            if refresh:
-                sets += (", content_hash = COALESCE(?, content_hash), kind = COALESCE(?, kind),"
-                         " doc_no = COALESCE(?, doc_no), ymd = COALESCE(?, ymd), amount = COALESCE(?, amount)")
-                columns += zip(*[refreshed(refresh.get(k)) for k in moved], strict=True) if n else [()] * 5
-            if posted:
-                sets += ", posted = COALESCE(?, posted)"
-                columns.append([posted.get(k) for k in moved])
-            columns.append([rowid for _, rowid in before.values()])
-            conn.executemany(f"UPDATE documents SET {sets} WHERE rowid = ?", zip(*columns, strict=True))
-            self._events(conn, ((k, "retry" if sending and status == "error" else action, to, msg)
-                                for (k, (status, _)), msg in zip(before.items(), msgs, strict=True)))
-        return moved
+                conn.executemany("UPDATE documents SET status = ?, updated_at = ?, operator = ?, last_message = ?,"
+                                 " journo = COALESCE(?, journo) WHERE rowid = ?",
+                                 [(to, now, self.operator, msg, journos.get(k), before[k][1])
+                                  for k, msg in zip(keys, msgs, strict=True)])
+            else:
+                conn.executemany("UPDATE documents SET status = ?, updated_at = ?, operator = ?, last_message = ?"
+                                 " WHERE rowid = ?", [(to, now, self.operator, msg, before[k][1])
+                                                      for k, msg in zip(keys, msgs, strict=True)])
+            self._events(conn, ((k, action, to, msg) for k, msg in zip(keys, msgs, strict=True)))
+        return keys
 
     def mark_done(
         self, keys: Iterable[str], messages: Mapping[str, str] | None = None,
-        journos: Mapping[str, int] | None = None,
+        journos: Mapping[str, int] | None = None, *, answers: Answers | None = None,
     ) -> None:
-        """sending → done after FX's 201 (``messages``: its みなし informations per key)."""
+        """sending → done after FX's 201 (``messages``: its みなし informations per key, or
+        ``answers``: the same as columns, by position in ``keys``)."""
         self._move(keys, allowed=("sending",), to="done", action="done", what="連携完了に",
-                   messages=messages, journos=journos)
+                   messages=messages, journos=journos, answers=answers)
 
     def mark_error(self, keys_to_messages: Mapping[str, str]) -> None:
         """pending/sending → error with FX's (or our) message per key."""
@@ -518,12 +377,20 @@ class Ledger:
         if not self.locked:
             # Without the lock, "sending" may belong to a run that is alive right now.
             raise LedgerError("復旧には台帳のロックが必要です (lock())", file=str(self.path))
-        keys = [r.key for r in self.documents("sending")]
-        if not keys:
-            return []
-        return self._move(keys, allowed=("sending",), to="unknown", action="recover", what="復旧",
-                          default_message="前回の処理が送信中に中断しました。"
-                                          "FX に登録済みか確認してください")
+        message = "前回の処理が送信中に中断しました。FX に登録済みか確認してください"
+        with self.transaction():
+            keys = [r.key for r in self.documents("sending")]
+            if not keys:
+                return []
+            for (batch,) in self._conn.execute(
+                    "SELECT id FROM batches WHERE status = 'sending' AND folded = 0").fetchall():
+                answer_batch(self._conn, batch, None, to="unknown", action="recover", messages=None,
+                             default=message, at=self._now(), operator=self.operator)
+            rest = [r.key for r in self.documents("sending")]
+            if rest:
+                self._move(rest, allowed=("sending",), to="unknown", action="recover", what="復旧",
+                           default_message=message)
+        return keys
 
     # ----------------------------------------------------------------- user actions
     def resolve(self, keys: Iterable[str], sent: bool, message: str = "") -> None:
@@ -539,7 +406,9 @@ class Ledger:
         """
         allowed = ("pending", "error", "unknown") + (("done",) if force else ())
         with self._write() as conn:
-            before = self._rows(list(self._checked(keys, allowed, "削除")))
+            checked = self._checked(keys, allowed, "削除")
+            fold(conn, [k for k, (_, _, o) in checked.items() if o])
+            before = self._rows(list(checked))
             conn.executemany("DELETE FROM documents WHERE key = ?", [(k,) for k in before])
             snapshot = {
                 k: json.dumps({"status": r.status, "journo_read": r.journo_read,
@@ -554,4 +423,10 @@ class Ledger:
         top = self._conn.execute("SELECT MAX(journo_read) FROM documents").fetchone()[0]
         if top is not None and top >= self.next_id():
             problems.append(f"journo_read {top} が次の番号 {self.next_id()} 以上です")
+        # Every transition folds a document's batch into its row before it joins another one.
+        doubled = [key for (key,) in self._conn.execute(
+            "SELECT d.key FROM documents d JOIN members m ON m.journo_read = d.journo_read AND m.batch > d.synced"
+            " GROUP BY d.key HAVING count(*) > 1 LIMIT 6")]
+        if doubled:
+            problems.append(f"複数の送信バッチに重ねて記録された帳票があります: {shorten(doubled)}")
         return problems

@@ -10,12 +10,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from converter.errors import LedgerError
 from converter.ledger_lock import private_umask
 
-SCHEMA_VERSION: Final = 2  # 2: parent/role/posted for corrections (赤黒訂正)
+T = TypeVar("T")
+
+SCHEMA_VERSION: Final = 3  # 2: parent/role/posted for corrections (赤黒訂正); 3: batches (one row per request)
 MAX_JOURNO_READ: Final = 999_999  # journo_read: 6 half-width digits
 MAX_JOURNO: Final = 99_999  # journo: 5 half-width digits
 
@@ -35,6 +37,26 @@ PAGE_SIZE = 16_384  # bytes per SQLite page of a new ledger
 CACHE_KIB = 65_536  # SQLite page cache of a writing ledger (64 MB at most)
 EVENT_BATCH = 256  # history lines per INSERT (× 6 values, within SQLite's usual 32766)
 
+#: Version 3: a request's documents move together as one batch (see ledger_batches). Kept apart
+#: from SCHEMA so that it can be added to an older ledger in place. Few indexes: each is one more
+#: page written at every commit. ``members`` is keyed by journo_read, which a request's documents
+#: mostly take in order (its lines land on one or two pages) and which is never reused.
+BATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('pending','sending','done','error','unknown')),
+    folded INTEGER NOT NULL DEFAULT 0, retries TEXT NOT NULL DEFAULT '[]',
+    sent_at TEXT NOT NULL, sent_by TEXT NOT NULL, sent_event INTEGER NOT NULL,
+    answered_at TEXT NOT NULL DEFAULT '', answered_by TEXT NOT NULL DEFAULT '',
+    answer_event INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '', message_lengths TEXT, messages BLOB, answers BLOB);
+CREATE TABLE IF NOT EXISTS batch_docs (
+    batch INTEGER PRIMARY KEY, keys TEXT NOT NULL, journos TEXT, infos TEXT, slips TEXT, body BLOB);
+CREATE TABLE IF NOT EXISTS members (
+    journo_read INTEGER NOT NULL, batch INTEGER NOT NULL, pos INTEGER NOT NULL,
+    PRIMARY KEY (journo_read, batch)) WITHOUT ROWID;
+"""
+
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -47,24 +69,23 @@ CREATE TABLE IF NOT EXISTS documents (
     kind TEXT NOT NULL DEFAULT '', doc_no TEXT NOT NULL DEFAULT '', ymd TEXT NOT NULL DEFAULT '',
     amount INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     operator TEXT NOT NULL DEFAULT '', parent TEXT NOT NULL DEFAULT '',
-    role TEXT NOT NULL DEFAULT 'original', posted TEXT NOT NULL DEFAULT '');
+    role TEXT NOT NULL DEFAULT 'original', posted TEXT NOT NULL DEFAULT '',
+    synced INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS documents_status ON documents (status);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at TEXT NOT NULL,
     action TEXT NOT NULL, status TEXT NOT NULL, operator TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS events_key ON events (key);
-"""
+    message TEXT NOT NULL DEFAULT '', batch INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_key ON events (key) WHERE key != '';
+{BATCH_SCHEMA}"""
 
-DOC_COLUMNS = (
-    "key, journo_read, content_hash, status, attempts, last_message, journo, kind, doc_no,"
-    " ymd, amount, created_at, updated_at, operator, parent, role"
-)
 #: Columns added after version 1, with their definitions (migrated in place on open).
-V2_COLUMNS = {
-    "parent": "TEXT NOT NULL DEFAULT ''",
-    "role": "TEXT NOT NULL DEFAULT 'original'",
-    "posted": "TEXT NOT NULL DEFAULT ''",
+ADDED_COLUMNS = {
+    ("documents", "parent"): "TEXT NOT NULL DEFAULT ''",  # version 2
+    ("documents", "role"): "TEXT NOT NULL DEFAULT 'original'",
+    ("documents", "posted"): "TEXT NOT NULL DEFAULT ''",
+    ("documents", "synced"): "INTEGER NOT NULL DEFAULT 0",  # version 3
+    ("events", "batch"): "INTEGER NOT NULL DEFAULT 0",
 }
 ROLES: Final = ("original", "reversal", "replacement")
 
@@ -79,13 +100,13 @@ def connect_rw(path: Path, ocode: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         try:
             # A new ledger gets 16 KB pages (no effect on an existing one: the size is fixed once
-            # written). Every request commits ~1000 rows twice and SQLite writes its log a page at a
-            # time: larger pages mean a quarter of the system calls for the same rows.
+            # written). Every request commits its body (~400 KB) and SQLite writes its log a page at
+            # a time: larger pages mean a quarter of the system calls for the same bytes.
             conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            # A month's ledger outgrows SQLite's default 2 MB page cache (each sent document keeps
-            # its posted slips); re-reading its pages from the OS costs CPU at every transition.
+            # A month's ledger outgrows SQLite's default 2 MB page cache (each request keeps its
+            # body); re-reading its pages from the OS costs CPU at every transition.
             # Memory only, used as pages are touched: no effect on what is durable.
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -108,16 +129,40 @@ def connect_rw(path: Path, ocode: str) -> sqlite3.Connection:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Version 1 ledgers gain the correction columns; nothing else changes."""
-    have = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
-    missing = {name: spec for name, spec in V2_COLUMNS.items() if name not in have}
+    """Older ledgers gain the correction columns (version 2) and the batch tables (version 3) in
+    one transaction; their rows stay as they are (a document outside every batch is read from its
+    own row)."""
+    have = {(table, r[1]) for table in ("documents", "events")
+            for r in conn.execute(f"PRAGMA table_info({table})")}
+    missing = {name: spec for name, spec in ADDED_COLUMNS.items() if name not in have}
     if not missing:
         return
     conn.execute("BEGIN IMMEDIATE")
-    for name, spec in missing.items():
-        conn.execute(f"ALTER TABLE documents ADD COLUMN {name} {spec}")
-    conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
-    conn.execute("COMMIT")
+    try:
+        for (table, name), spec in missing.items():
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {spec}")
+        for statement in BATCH_SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def shadow_legacy(conn: sqlite3.Connection) -> None:
+    """A read-only connection to a version 1 or 2 ledger reads it as a version 3 one without
+    batches: temp views add the missing columns (with their defaults) and empty temp tables stand
+    for the batch tables. The temp schema shadows the main one, so the same queries work."""
+    for table in ("documents", "events"):
+        have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
+        added = "".join(f", {spec.split('DEFAULT ')[1]} AS {name}"
+                        for (t, name), spec in ADDED_COLUMNS.items() if t == table and name not in have)
+        conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *{added} FROM main.{table}")
+    for statement in BATCH_SCHEMA.split(";"):
+        if statement.strip().startswith("CREATE TABLE"):
+            conn.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
 
 
 def init_meta(conn: sqlite3.Connection, ocode: str) -> None:
@@ -132,9 +177,9 @@ def init_meta(conn: sqlite3.Connection, ocode: str) -> None:
 def insert_events(conn: sqlite3.Connection, values: Sequence[tuple[str, str, str, str, str, str]]) -> None:
     """Append history lines (key, at, action, status, operator, message), in order.
 
-    Multi-row INSERTs: one statement per row costs more than the row itself when a request moves
-    ~1000 documents. Ids follow the VALUES order. Batch sizes are powers of two, so only a handful
-    of statement texts are ever compiled (and then cached by sqlite3).
+    Multi-row INSERTs: one statement per row costs more than the row itself when a month's
+    documents are registered, or part of a request moves alone. Ids follow the VALUES order. Batch
+    sizes are powers of two, so only a handful of statement texts are ever compiled (and cached).
     """
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6
     start = 0
@@ -232,7 +277,7 @@ class Classification:
         return self.new + self.unsent
 
 
-def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
@@ -246,8 +291,10 @@ def shorten(keys: Iterable[str], limit: int = 5) -> str:
 def unique(keys: Iterable[str]) -> list[str]:
     """The keys as a list, or LedgerError for an invalid or repeated one."""
     keys = list(keys)
-    if all(isinstance(key, str) and key for key in keys) and len(set(keys)) == len(keys):
-        return keys  # the usual case, checked in C-speed passes (a request moves ~1000 keys)
+    if set(map(type, keys)) <= {str}:
+        distinct = set(keys)
+        if len(distinct) == len(keys) and "" not in distinct:
+            return keys  # the usual case, checked in C-speed passes (a request moves ~1000 keys)
     seen: set[str] = set()
     out: list[str] = []
     dup: list[str] = []

@@ -13,7 +13,8 @@ and FX stores a request whole or not at all, so the books never hold half a corr
 
 Per request the work is kept proportional to the request (a month is ~900 of them): slip texts
 are cut once, before the first request, from the bodies :mod:`payload` writes (a body is a join
-of texts, never a re-encoding) and answers are traced through a line index built once per run.
+of their bytes, never a re-encoding), answers are traced through a line index built once per run,
+and the ledger records the request as one batch (its body as sent, FX's messages as columns).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,43 +36,22 @@ import pandas as pd
 from .corrections import Plan, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
-from .ledger import DocumentInfo, Ledger, default_ledger_path
+from .ledger import Answers, DocumentInfo, Ledger, default_ledger_path
 from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
-from .upload_lines import LineIndex
+from .upload_lines import FXMessage, LineIndex, Owner, collector_paused, ledger_texts, trace
+
+__all__ = ["FXMessage", "SlipText", "UploadReport", "correction_rows", "correction_status", "send", "upload_files"]
 
 Progress = Callable[[int, int], None]  # (documents finished, documents to send)
 
 # Slip texts are what payload.py writes: json.dumps(..., ensure_ascii=False, separators=(",", ":")).
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-# FX's messages per document, as the ledger has always stored them (json.dumps, default separators).
-_MESSAGES = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-_STRING = json.encoder.encode_basestring  # what that encoder writes for a str (C, no ASCII escaping)
-_MESSAGE = '{{"kind": {}, "content": {}, "lineno": {}, "is_ocr_dc": {}, "source": {}}}'
-_SLIPS_OPEN, _SLIP_OPEN, _SLIP_CLOSE = '{"slips":[', '{"ymd_tr":', "]}"
-_SLIP_SEP = _SLIP_CLOSE + "," + _SLIP_OPEN  # where one slip of a body ends and the next begins
+_SLIPS_OPEN, _SLIP_OPEN, _SLIP_CLOSE = b'{"slips":[', b'{"ymd_tr":', b"]}"
+_SLIP_SEP = _SLIP_CLOSE + b"," + _SLIP_OPEN  # where one slip of a body ends and the next begins
 # The rest of a slip's head as payload.py writes it with journo_read 0 (an id is put in per document).
-_UNNUMBERED = re.compile(r'("(?:[^"\\]|\\.)*"),"journo_read":"0"(?=[,}])')
-_BATCH_DOCS = 500  # documents per body when cutting slip texts (bounds the text decoded at once)
-
-
-@dataclass(frozen=True, slots=True)
-class FXMessage:
-    """One error or みなし information from FX, traced back to the document and source row.
-
-    Slotted: an upload without a master cache draws one みなし information per slip (~10⁶ a month).
-    """
-
-    doc: str
-    doc_no: str
-    journo_read: int
-    kind: str  # "error" | "information"
-    content: str
-    groupno: int | None = None
-    lineno: int | None = None
-    is_ocr_dc: int | None = None
-    file: str = ""
-    row: int | None = None
+_UNNUMBERED = re.compile(rb'("(?:[^"\\]|\\.)*"),"journo_read":"0"(?=[,}])')
+_BATCH_DOCS = 500  # documents per body when cutting slip texts (bounds the body held at once)
 
 
 @dataclass(frozen=True)
@@ -96,44 +77,54 @@ class UploadReport:
 
 
 class SlipText(NamedTuple):
-    """One slip's JSON text, cut where FX's 伝票番号 goes: ``head [,"journo":"N"] tail``.
+    """One slip's JSON text (UTF-8), cut where FX's 伝票番号 goes: ``head [,"journo":"N"] tail``.
 
     ``head`` is ``{"ymd_tr":"…"``; ``tail`` the rest (``,"journo_read":"…",…}``). With a number,
     they are the bytes ``json.dumps`` gives for the slip with ``journo`` as its second key; without,
     those of the slip as it is (``plain`` when that is not ``head + tail``).
     """
 
-    head: str
-    tail: str
-    plain: str = ""
+    head: bytes
+    tail: bytes
+    plain: bytes = b""
 
-    def text(self, journo: int | None) -> str:
+    def text(self, journo: int | None) -> bytes:
         if journo is None:
             return self.plain or self.head + self.tail
-        return f'{self.head},"journo":"{journo}"{self.tail}'
+        return b'%s,"journo":"%d"%s' % (self.head, journo, self.tail)
+
+    @staticmethod
+    def numbered(slips: list[SlipText], first: int) -> list[bytes]:
+        """``text`` of each slip, numbered from ``first`` (one pass: a request has ~1000 slips)."""
+        return [b'%s,"journo":"%d"%s' % (s.head, n, s.tail) for n, s in enumerate(slips, first)]
 
     @classmethod
     def of(cls, slip: dict[str, Any]) -> SlipText:
-        rest = _ENCODE({k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")})
-        head, tail = _SLIP_OPEN + _ENCODE(slip["ymd_tr"]), "," + rest[1:] if rest != "{}" else "}"
-        plain = _ENCODE(slip)
-        return cls(head, tail, "" if plain == head + tail else plain)
+        rest = _ENCODE({k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")}).encode("utf-8")
+        head = _SLIP_OPEN + _ENCODE(slip["ymd_tr"]).encode("utf-8")
+        tail = b"," + rest[1:] if rest != b"{}" else b"}"
+        plain = _ENCODE(slip).encode("utf-8")
+        return cls(head, tail, b"" if plain == head + tail else plain)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
-    """One ledger document of a unit: its slips as they will be sent (journo added at send)."""
+    """One ledger document of a unit: its slips as they will be sent (journo added at send).
+
+    Slotted: a request reads ~1000 of them, long out of the CPU's caches by then (an attribute is
+    then one memory read, not a dict's)."""
 
     key: str
     info: DocumentInfo
     journo_read: int
     slips: tuple[SlipText, ...]
-    sources: tuple[str, ...]  # slip_key of each slip in the conversion ("" for a reversal)
-    source_doc: str  # the source document (for messages)
+    codes: tuple[int, ...]  # where each slip's lines are in the run's LineIndex (-1: a reversal)
     lines: int  # detail lines of all its slips
+    owner: Owner  # what FX's answers on its slips are traced to (key, 帳票番号 of its source, journo_read)
+    refresh: bool = True  # the ledger's details may differ from ``info`` (not registered by this run)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     items: tuple[Item, ...]
     lines: int
@@ -211,9 +202,10 @@ def send(
     """Send every unit the plan calls for; record each step in the ledger first."""
     recovered = tuple(ledger.recover())
     plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections, period=period)
-    units = _units(conversion, ledger, plan, correction_date)
+    where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
+    units = _units(conversion, ledger, plan, correction_date, where)
     auto_numbering = client.auto_numbering() if units else True
-    sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units))
+    sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units), where)
     sender.run(units)
     return UploadReport(
         dry_run=False, to_send=plan.to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
@@ -227,27 +219,36 @@ def send(
     )
 
 
-def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: date | None) -> list[Unit]:
+def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: date | None,
+           where: LineIndex) -> list[Unit]:
     """Register what is new in the ledger and turn the plan into units with their slips."""
     docs = conversion.documents.set_index("doc", drop=False)
+    first_new = ledger.next_id()
     ids = ledger.assign_ids([plan.infos[k] for k in plan.register])
     sources = [plan.source_of[k] for k in plan.register if plan.source_of[k]]
     wanted = docs.loc[list(dict.fromkeys(sources))]
     slips, slip_keys = _slips_by_doc(conversion, wanted)
+    flat = where.codes([k for keys in slip_keys.values() for k in keys])
+    ends = accumulate(len(keys) for keys in slip_keys.values())
+    codes = {doc: tuple(flat[end - len(keys):end]) for (doc, keys), end in zip(slip_keys.items(), ends, strict=True)}
     lines = dict(zip(wanted["doc"], wanted["lines"].tolist(), strict=True))
+    doc_nos = dict(zip(docs["doc"], docs["doc_no"], strict=True))
     posted = ledger.posted(plan.reverse_from.values())
     units = []
     for group in plan.units:
         items = []
         for key in group:
             source, journo_read = plan.source_of[key], ids[key]
+            refresh = journo_read < first_new  # registered just now: the ledger holds this very info
             if key in plan.reverse_from:  # a reversal: what FX holds, turned around
                 flipped = reversal_slips(posted[plan.reverse_from[key]], journo_read, correction_date)
+                parent = plan.parent_of[key]
                 items.append(Item(key, plan.infos[key], journo_read, tuple(SlipText.of(s) for s in flipped),
-                                  ("",) * len(flipped), plan.parent_of[key], sum(len(s["detail"]) for s in flipped)))
+                                  (-1,) * len(flipped), sum(len(s["detail"]) for s in flipped),
+                                  (key, doc_nos.get(parent, ""), journo_read), refresh))
             else:
                 items.append(Item(key, plan.infos[key], journo_read, _numbered(slips[source], journo_read),
-                                  tuple(slip_keys[source]), source, lines[source]))
+                                  codes[source], lines[source], (key, doc_nos.get(source, ""), journo_read), refresh))
         units.append(Unit(tuple(items), sum(i.lines for i in items)))
     return units
 
@@ -268,7 +269,7 @@ def _count_requests(conversion: Conversion, ledger: Ledger, plan: Plan) -> int:
     return requests
 
 
-_Cut = tuple[str, str] | dict[str, Any]  # (head, rest after journo_read) or, if not cut, the slip
+_Cut = tuple[bytes, bytes] | dict[str, Any]  # (head, rest after journo_read) or, if not cut, the slip
 
 
 def _slips_by_doc(conversion: Conversion, docs: pd.DataFrame) -> tuple[dict[str, list[_Cut]], dict[str, list[str]]]:
@@ -290,11 +291,13 @@ def _cut(request: Request) -> list[_Cut]:
     """A body's slips as (head, rest after ``"journo_read":"0"``), cut at the slip boundaries.
 
     In JSON every ``"`` inside a string is escaped, so ``]},{"ymd_tr":`` can only be where a slip
-    ends and the next begins. A body not laid out as expected is parsed instead (same bytes sent).
+    ends and the next begins (in UTF-8 too: no byte of a multi-byte character is ASCII). A body not
+    laid out as expected is parsed instead (same bytes sent). Bytes all along: a request's body is
+    then a join of them, with no text to encode.
     """
-    text = request.data.decode("utf-8")
+    text = request.data
     n = len(request.slip_keys)
-    pieces: list[str] = []
+    pieces: list[bytes] = []
     if text.startswith(_SLIPS_OPEN + _SLIP_OPEN) and text.endswith(_SLIP_CLOSE * 2):
         pieces = text[len(_SLIPS_OPEN + _SLIP_OPEN):-len(_SLIP_CLOSE * 2)].split(_SLIP_SEP)
     found = [_UNNUMBERED.match(p) for p in pieces] if len(pieces) == n else []
@@ -307,68 +310,77 @@ def _cut(request: Request) -> list[_Cut]:
 
 def _numbered(slips: list[_Cut], journo_read: int) -> tuple[SlipText, ...]:
     """A document's slip texts with its journo_read."""
-    tail = f',"journo_read":"{journo_read}"'
+    tail = b',"journo_read":"%d"' % journo_read
     return tuple(SlipText(s[0], tail + s[1]) if isinstance(s, tuple)
                  else SlipText.of({**s, "journo_read": str(journo_read)}) for s in slips)
+
+
+def _joined(texts: list[bytes]) -> bytes:
+    """A request's body from its slip texts in one ~400 KB allocation (each fresh one costs page
+    faults): the brackets go on the first and last slip."""
+    if not texts:
+        return _SLIPS_OPEN + _SLIP_CLOSE
+    texts[0] = _SLIPS_OPEN + texts[0]
+    texts[-1] = texts[-1] + _SLIP_CLOSE
+    return b",".join(texts)
+
+
+class _Slips(NamedTuple):
+    """A request's slips, in order: whose they are (for FX's answers)."""
+
+    owners: list[Owner]
+    doc_at: list[int]  # the position of its document in the request
+    codes: list[int]  # LineIndex.codes
 
 
 class _Sender:
     """The request loop; holds the per-run bookkeeping so each step reads as one decision."""
 
     def __init__(self, conversion: Conversion, ledger: Ledger, client: FXClient, auto_numbering: bool,
-                 progress: Progress | None, total: int) -> None:
+                 progress: Progress | None, total: int, where: LineIndex) -> None:
         self.conversion, self.ledger, self.client = conversion, ledger, client
         self.auto_numbering, self.progress, self.total = auto_numbering, progress, total
-        docs = conversion.documents
-        self.doc_nos = dict(zip(docs["doc"], docs["doc_no"], strict=True))
         self.sent: list[str] = []
         self.errors: list[str] = []
         self.unknown: list[str] = []
         self.messages: list[FXMessage] = []
         self.requests = 0
-        self.where: LineIndex | None = None
+        self.where = where
 
     def run(self, units: list[Unit]) -> None:
-        if units:
-            self.where = LineIndex(self.conversion.lines)
         queue = deque(units)
-        while queue:
-            batch: list[Unit] = []
-            used = 0
-            while queue and (not batch or used + queue[0].lines <= MAX_LINES_PER_REQUEST):
-                used += queue[0].lines
-                batch.append(queue.popleft())
-            queue.extendleft(reversed(self._send(batch)))
+        with collector_paused():
+            while queue:
+                batch: list[Unit] = []
+                used = 0
+                while queue and (not batch or used + queue[0].lines <= MAX_LINES_PER_REQUEST):
+                    used += queue[0].lines
+                    batch.append(queue.popleft())
+                queue.extendleft(reversed(self._send(batch)))
 
     def _send(self, batch: list[Unit]) -> list[Unit]:
         """Send one request; return the units to send again (after a 400), if any."""
         items = [i for u in batch for i in u.items]
-        owners: list[Item] = []
-        sources: list[str] = []
+        slips = [s for i in items for s in i.slips]
+        counts = [len(i.slips) for i in items]
+        owners = [i.owner for i in items for _ in i.slips]
+        doc_at = [pos for pos, n in enumerate(counts) for _ in range(n)]
+        codes = [c for i in items for c in i.codes]
         journos: dict[str, int] = {}
-        posted: dict[str, str] = {}
         # One commit before the POST: the 伝票番号 in the body are reserved and the documents are 連携中.
         with self.ledger.transaction():
-            n_slips = sum(len(i.slips) for i in items)
-            number = self.ledger.issue_journos(n_slips)[0] if n_slips and not self.auto_numbering else 0
-            for item in items:
-                if number:
-                    mine = [slip.text(number + n) for n, slip in enumerate(item.slips)]
-                    if mine:
-                        journos[item.key] = number
-                    number += len(mine)
-                else:
-                    mine = [slip.text(None) for slip in item.slips]
-                owners += [item] * len(mine)
-                sources += item.sources
-                # Exactly the text sent (a later correction reverses what FX holds; json.loads reads it).
-                posted[item.key] = "[" + ",".join(mine) + "]"
-            self.ledger.mark_sending([i.info for i in items], journos=journos or None, posted=posted)
+            number = self.ledger.issue_journos(len(slips))[0] if slips and not self.auto_numbering else 0
+            if number:
+                texts = SlipText.numbered(slips, number)
+                journos = {i.key: first for i, first, n in zip(items, accumulate(counts[:-1], initial=number), counts,
+                                                                  strict=True) if n}
+            else:
+                texts = [s.text(None) for s in slips]
+            body = _joined(texts)
+            # The ledger keeps the body as sent: a later correction reverses what FX holds.
+            self.ledger.mark_sending([i.info if i.refresh else i.key for i in items], journos=journos or None,
+                                     body=body, slips=counts)
         keys = [i.key for i in items]
-        # The body is the documents' slip lists joined: UTF-8 from the texts the ledger just stored
-        # (CPython keeps the UTF-8 of a str once sqlite3 has bound it: no second encoding).
-        slips = b",".join(text.encode("utf-8")[1:-1] for text in posted.values() if text != "[]")
-        body = _SLIPS_OPEN.encode() + slips + b"]}"
         try:
             result = self.client.import_slips(body)
         except FXAPIError:
@@ -376,13 +388,12 @@ class _Sender:
             self.ledger.mark_unsent(keys, "FX が要求を拒否しました (認証・権限・形式)")
             raise
         self.requests += 1
-        return self._record(batch, keys, owners, sources, result)
+        return self._record(batch, keys, _Slips(owners, doc_at, codes), result)
 
-    def _record(self, batch: list[Unit], keys: list[str], owners: list[Item], sources: list[str],
-                result: ImportResult) -> list[Unit]:
+    def _record(self, batch: list[Unit], keys: list[str], slips: _Slips, result: ImportResult) -> list[Unit]:
         if result.outcome == "stored":
-            texts = self._texts(self._trace(owners, sources, result.informations, "information"))
-            self.ledger.mark_done(keys, messages=texts)
+            _, answers = self._trace(slips, result.informations, "information")
+            self.ledger.mark_done(keys, answers=answers)
             self.sent += keys
         elif result.outcome == "ambiguous":
             self.ledger.mark_unknown(keys, result.message)
@@ -392,21 +403,20 @@ class _Sender:
             self.ledger.mark_error({k: result.message + "。時間をおいて再連携してください" for k in keys})
             self.errors += keys
         else:
-            return self._rejected(batch, keys, owners, sources, result)
+            return self._rejected(batch, keys, slips, result)
         self._tick(len(keys))
         return []
 
-    def _rejected(self, batch: list[Unit], keys: list[str], owners: list[Item], sources: list[str],
-                  result: ImportResult) -> list[Unit]:
+    def _rejected(self, batch: list[Unit], keys: list[str], slips: _Slips, result: ImportResult) -> list[Unit]:
         """A 400 stored nothing: the units it names are in error, the others go again."""
-        found = self._trace(owners, sources, result.errors, "error")
+        found, _ = self._trace(slips, result.errors, "error")
         named_keys = {m.doc for m in found if m.doc}
         bad_units = [u for u in batch if any(i.key in named_keys for i in u.items)] or batch
         if not named_keys:  # a 400 that names no slip: nothing to separate
             content = "; ".join(str(e.get("content", "")) for e in result.errors) or "FX が要求を拒否しました (400)"
             found = [FXMessage(k, "", 0, "error", content) for k in keys]
             self.messages += found
-        texts = self._texts(found)
+        texts = ledger_texts(found)
         bad = [i.key for u in bad_units for i in u.items]
         self.ledger.mark_error({k: texts.get(k, "同じ訂正の組の他の伝票が FX でエラーになりました") for k in bad})
         self.errors += bad
@@ -417,53 +427,13 @@ class _Sender:
                                     "同じ要求の他の帳票が FX でエラーになったため再送します")
         return rest
 
-    def _trace(self, owners: list[Item], sources: list[str], answers: tuple[dict[str, Any], ...],
-               kind: str) -> list[FXMessage]:
-        """groupno/lineno/is_ocr_dc → ledger document and source file:row.
-
-        This runs between FX's 201 and the ``done`` commit, where a kill leaves the whole request
-        要確認: the source rows come from the run's line index in one vectorised lookup.
-        """
-        groupnos = [answer.get("groupno") for answer in answers]
-        linenos = [answer.get("lineno") for answer in answers]
-        sides = [answer.get("is_ocr_dc") for answer in answers]
-        slots = [g - 1 if isinstance(g, int) and 1 <= g <= len(owners) else -1 for g in groupnos]
-        where = self.where or LineIndex(self.conversion.lines)
-        at = where.rows([sources[s] if s >= 0 else "" for s in slots], linenos, sides)
-        found = []
-        doc_nos = self.doc_nos
-        for answer, slot, groupno, lineno, side, (file, row) in zip(answers, slots, groupnos, linenos, sides, at,
-                                                                    strict=True):
-            key, doc_no, journo_read = "", "", 0
-            if slot >= 0:
-                item = owners[slot]
-                key, doc_no, journo_read = item.key, doc_nos.get(item.source_doc, ""), item.journo_read
-            found.append(FXMessage(key, doc_no, journo_read, kind, str(answer.get("content", "")), groupno,
-                                   lineno, side, file, row))
+    def _trace(self, slips: _Slips, answers: tuple[dict[str, Any], ...], kind: str) -> tuple[list[FXMessage], Answers]:
+        """FX's answers traced to ledger documents and source rows (kept for the report)."""
+        found, columns = trace(self.where, slips.owners, slips.doc_at, slips.codes, answers, kind)
         self.messages += found
-        return found
-
-    @staticmethod
-    def _texts(found: list[FXMessage]) -> dict[str, str]:
-        """Each document's messages for the ledger: the text ``json.dumps(..., ensure_ascii=False)``
-        gives for a list of {kind, content, lineno, is_ocr_dc, source}, written field by field
-        (one dumps per document cost more than the rest of the answer's handling)."""
-        by_doc: dict[str, list[str]] = {}
-        strings: dict[str, str] = {}  # kinds and contents repeat: each is written once
-        for m in found:
-            if m.doc:
-                kind = strings.get(m.kind) or strings.setdefault(m.kind, _STRING(m.kind))
-                content = strings.get(m.content) or strings.setdefault(m.content, _STRING(m.content))
-                by_doc.setdefault(m.doc, []).append(_MESSAGE.format(
-                    kind, content, _number(m.lineno), _number(m.is_ocr_dc),
-                    _STRING(f"{m.file}:{m.row}" if m.row else "")))
-        return {doc: "[" + ", ".join(items) + "]" for doc, items in by_doc.items()}
+        return found, columns
 
     def _tick(self, n: int) -> None:
         if self.progress:
             self.progress(n, self.total)
 
-
-def _number(value: Any) -> str:
-    """A JSON value as json.dumps writes it (FX gives ints or nothing; anything else as is)."""
-    return "null" if value is None else int.__repr__(value) if type(value) is int else _MESSAGES(value)

@@ -1,4 +1,7 @@
-"""Tests for converter.ledger: ids, statuses, durability, the run lock and crash safety."""
+"""Tests for converter.ledger: ids, statuses, durability, the run lock and crash safety.
+
+The transition rules as a model, and the storage of requests as batches: test_ledger_rules.py.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,13 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from ledger_helpers import OCODE, doc, statuses
 
 from converter.errors import LedgerError, LedgerLocked
 from converter.ledger import (
@@ -30,12 +31,6 @@ from converter.ledger import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-OCODE = "12345"
-
-
-def doc(key: str, content_hash: str = "h1", amount: int = 1000) -> DocumentInfo:
-    return DocumentInfo(key=key, content_hash=content_hash, kind="売上", doc_no=key,
-                        ymd="20240131", amount=amount)
 
 
 @pytest.fixture
@@ -47,10 +42,6 @@ def path(tmp_path: Path) -> Path:
 def ledger(path: Path) -> Iterator[Ledger]:
     with Ledger.open(path, ocode=OCODE, operator="tester", lock=True) as led:
         yield led
-
-
-def statuses(led: Ledger) -> dict[str, str]:
-    return {r.key: r.status for r in led.documents()}
 
 
 def run_child(code: str, *args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
@@ -442,82 +433,3 @@ def test_killed_run_after_sending_is_recovered_as_unknown(path: Path) -> None:
         assert statuses(led) == {"a": "done", "b": "sending"}
         assert led.recover() == ["b"]
         assert led.classify([doc("a", "h"), doc("b", "h")]).to_send == ()
-
-
-# ------------------------------------------------------------------------------------- property
-LEGAL = {  # independent statement of the rules: operation → (allowed from, status after)
-    "send": ({"pending", "error"}, "sending"),
-    "done": ({"sending"}, "done"),
-    "error": ({"pending", "sending"}, "error"),
-    "unknown": ({"sending"}, "unknown"),
-    "unsent": ({"sending"}, "pending"),
-    "resolve_yes": ({"unknown"}, "done"),
-    "resolve_no": ({"unknown"}, "pending"),
-    "forget": ({"pending", "error", "unknown"}, None),
-    "forget_force": ({"pending", "error", "unknown", "done"}, None),
-}
-OPS = [*LEGAL, "assign", "recover", "reopen"]
-
-
-def apply(led: Ledger, op: str, key: str) -> None:
-    calls = {
-        "send": lambda: led.mark_sending([key]),
-        "done": lambda: led.mark_done([key]),
-        "error": lambda: led.mark_error({key: "e"}),
-        "unknown": lambda: led.mark_unknown([key], "?"),
-        "unsent": lambda: led.mark_unsent([key]),
-        "resolve_yes": lambda: led.resolve([key], sent=True),
-        "resolve_no": lambda: led.resolve([key], sent=False),
-        "forget": lambda: led.forget([key]),
-        "forget_force": lambda: led.forget([key], force=True),
-    }
-    calls[op]()
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(OPS), st.sampled_from("abc")), max_size=25))
-def test_random_transition_sequences_keep_invariants(steps: list[tuple[str, str]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        file = Path(tmp) / "l.sqlite"
-        led = Ledger.open(file, ocode=OCODE, lock=True)
-        model: dict[str, str] = {}
-        attempts: dict[str, int] = {}
-        ids_seen: set[int] = set()
-        try:
-            for op, key in steps:
-                if op == "reopen":
-                    led.close()
-                    led = Ledger.open(file, ocode=OCODE, lock=True)
-                    continue
-                if op == "recover":
-                    led.recover()
-                    model = {k: "unknown" if s == "sending" else s for k, s in model.items()}
-                    continue
-                if op == "assign":
-                    got = led.assign_ids([doc(key)])[key]
-                    if key not in model:
-                        assert got not in ids_seen  # never reused, not even after forget
-                        ids_seen.add(got)
-                        model[key], attempts[key] = "pending", 0
-                    continue
-                allowed, after = LEGAL[op]
-                was_done = model.get(key) == "done"
-                if model.get(key) in allowed:
-                    apply(led, op, key)
-                    if after is None:
-                        del model[key]
-                    else:
-                        model[key] = after
-                    attempts[key] = attempts.get(key, 0) + (op == "send")
-                else:
-                    with pytest.raises(LedgerError):
-                        apply(led, op, key)
-                if was_done:  # done is only ever left by forget(force=True)
-                    assert model.get(key) == "done" or op == "forget_force"
-                records = led.documents()
-                assert len({r.key for r in records}) == len(records)
-                assert {r.key: r.status for r in records} == model
-                assert {r.key: r.attempts for r in records} == {k: attempts[k] for k in model}
-                assert sum(led.summary().values()) == len(model)
-        finally:
-            led.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from converter.emulator import Emulator
 from converter.ledger import Ledger
 from converter.payload import Request, iter_requests
 from converter.pipeline import Options
-from converter.upload import FXMessage, SlipText, _cut, _Sender, upload_files
-from converter.upload_lines import LineIndex
+from converter.upload import FXMessage, SlipText, _cut, upload_files
+from converter.upload_lines import LineIndex, ledger_texts
 
 OCODE = "tc09999001"
 TRICKY_MEMOS = ['引用"符号" と \\円記号\\', ']},{"ymd_tr":"2026-10-01","journo_read":"0"', "タブ\tと改行なし"]
@@ -52,7 +51,8 @@ def _month(path: Path, n_documents: int) -> Path:
 
 class Watching(httpx.BaseTransport):
     """Lets the emulator answer; at each POST, notes the body and what a second connection
-    to the ledger file sees at that moment (what survives a kill -9 right then)."""
+    to the ledger file sees at that moment (what survives a kill -9 right then). It reads through
+    a read-only Ledger: a request's documents are stored as one batch, not row by row."""
 
     def __init__(self, emu: Emulator, ledger: Path) -> None:
         self.inner, self.ledger = emu.transport(), ledger
@@ -62,9 +62,9 @@ class Watching(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             self.bodies.append(request.read())
-            with sqlite3.connect(f"{self.ledger.resolve().as_uri()}?mode=ro", uri=True) as conn:
-                rows = conn.execute("SELECT journo_read, status, journo FROM documents").fetchall()
-                next_journo = int(conn.execute("SELECT value FROM meta WHERE name = 'next_journo'").fetchone()[0])
+            with Ledger.open(self.ledger, ocode=OCODE, readonly=True) as book:
+                rows = [(r.journo_read, r.status, r.journo) for r in book.documents()]
+                next_journo = book.next_journo()
             self.seen.append(({str(r): (s, j) for r, s, j in rows}, next_journo))
         return self.inner.handle_request(request)
 
@@ -162,7 +162,7 @@ def test_texts_are_what_json_dumps_wrote() -> None:
              FXMessage("b", "", 2, "error", "y", 1, 1.5, True, "g", 0),
              FXMessage("b", "", 2, "error", "z", 1, "3", [1, "a"], "g", 7),
              FXMessage("", "", 0, "error", "no document", None)]
-    texts = _Sender._texts(found)
+    texts = ledger_texts(found)
     assert set(texts) == {"a", "b"}
     for doc, text in texts.items():
         assert text == json.dumps([{"kind": m.kind, "content": m.content, "lineno": m.lineno, "is_ocr_dc": m.is_ocr_dc,
@@ -205,7 +205,7 @@ def test_a_body_laid_out_otherwise_is_parsed_instead() -> None:
     assert cut == slips
     compact = json.dumps({"slips": slips[:1]}, ensure_ascii=False, separators=(",", ":")).encode()
     (head, rest), = _cut(Request(1, compact, ("A#1",), ("A#1",), 1))
-    assert head + ',"journo_read":"0"' + rest == json.dumps(slips[0], separators=(",", ":"))
+    assert head + b',"journo_read":"0"' + rest == json.dumps(slips[0], separators=(",", ":")).encode()
     # journo_read not second in one slip: the whole body is parsed (the id goes where it stands)
     both = json.dumps({"slips": slips}, ensure_ascii=False, separators=(",", ":")).encode()
     assert _cut(Request(1, both, ("A#1", "B#1"), ("A#1", "B#1"), 1)) == slips
@@ -219,7 +219,8 @@ def test_a_body_laid_out_otherwise_is_parsed_instead() -> None:
 ])
 def test_slip_texts_are_json_dumps_of_the_slip(slip: dict[str, Any]) -> None:
     text = SlipText.of(slip)
-    assert text.text(None) == json.dumps(slip, ensure_ascii=False, separators=(",", ":"))
+    assert text.text(None) == json.dumps(slip, ensure_ascii=False, separators=(",", ":")).encode()
     rest = {k: v for k, v in slip.items() if k not in ("ymd_tr", "journo")}
     numbered = {"ymd_tr": slip["ymd_tr"], "journo": "7", **rest}
-    assert text.text(7) == json.dumps(numbered, ensure_ascii=False, separators=(",", ":"))
+    assert text.text(7) == json.dumps(numbered, ensure_ascii=False, separators=(",", ":")).encode()
+    assert SlipText.numbered([text, text], 7) == [text.text(7), text.text(8)]

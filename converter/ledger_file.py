@@ -1,0 +1,256 @@
+"""The ledger file: opening it (creating, migrating, read-only), the run lock, durable write
+transactions and the readers of its rows — what every :class:`~converter.ledger.Ledger` operation
+stands on. The statuses and their transitions are in :mod:`converter.ledger`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+from converter.errors import LedgerError
+from converter.ledger_batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
+from converter.ledger_lock import RunLock
+from converter.ledger_records import (
+    MAX_JOURNO,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUS_LABELS,
+    STATUSES,
+    DocumentRecord,
+    chunks,
+    connect_rw,
+    current_user,
+    init_meta,
+    insert_events,
+    shadow_legacy,
+    shorten,
+    unique,
+)
+
+
+class LedgerFile:
+    """One company's ledger file, open. Use :meth:`open`; the object is a context manager."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, ocode: str, operator: str, readonly: bool
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self.ocode = ocode
+        self.operator = operator
+        self.readonly = readonly
+        self._run_lock = RunLock(path, operator)
+        self._depth = 0  # > 0 inside transaction(): writes join it, its end commits
+        self._sent: tuple[list[str], str, int] | None = None  # the last batch opened: keys, as stored, id
+
+    # ----------------------------------------------------------------- open / close / lock
+    @classmethod
+    def open(
+        cls, path: Path | str, *, ocode: str, operator: str | None = None, lock: bool = False,
+        readonly: bool = False,
+    ) -> Self:
+        """Open (creating if missing) the ledger of company ``ocode``.
+
+        ``readonly=True`` never writes (preview): a missing file is read as an empty ledger.
+        ``lock=True`` takes the run lock now and releases it on :meth:`close`.
+        """
+        path = Path(path)
+        if not ocode:
+            raise LedgerError("台帳を開くには会社コード (ocode) が必要です", file=str(path))
+        who = operator if operator is not None else current_user()
+        try:
+            if readonly and not path.exists():
+                conn = sqlite3.connect(":memory:", isolation_level=None)
+                conn.executescript(SCHEMA)
+                init_meta(conn, ocode)
+            elif readonly:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=10.0)
+            else:
+                conn = connect_rw(path, ocode)
+        except sqlite3.Error as err:
+            raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
+        except OSError as err:  # the folder cannot be made (a file in the way, no permission)
+            raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
+        ledger = cls(conn, path, ocode=ocode, operator=who, readonly=readonly)
+        try:
+            if ledger._check_meta() < SCHEMA_VERSION:  # read-only: an older ledger is read as it is
+                shadow_legacy(conn)
+            if lock:
+                ledger.acquire_lock()
+        except BaseException as err:
+            ledger.close()
+            if isinstance(err, sqlite3.Error):
+                raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
+            raise
+        return ledger
+
+    def _check_meta(self) -> int:
+        meta = dict(self._conn.execute("SELECT name, value FROM meta").fetchall())
+        version = meta.get("schema_version", "")
+        if not version.isdigit() or int(version) > SCHEMA_VERSION:
+            raise LedgerError(f"台帳の形式 (版 {version or '不明'}) に対応していません。"
+                              "ツールを更新してください", file=str(self.path))
+        if meta.get("ocode") != self.ocode:
+            raise LedgerError(f"この台帳は会社コード {meta.get('ocode')!r} のものです"
+                              f" (指定: {self.ocode!r})。台帳のパスを確認してください",
+                              file=str(self.path))
+        return int(version)
+
+    def close(self) -> None:
+        self._run_lock.release_all()
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def lock_path(self) -> Path:
+        return self._run_lock.path
+
+    @property
+    def locked(self) -> bool:
+        return self._run_lock.held
+
+    def acquire_lock(self) -> None:
+        """Take the run lock or raise :class:`LedgerLocked` at once (nests within one object)."""
+        self._run_lock.acquire()
+
+    def release_lock(self) -> None:
+        self._run_lock.release()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[Self]:
+        """``with ledger.lock():`` — the run lock for the block."""
+        self.acquire_lock()
+        try:
+            yield self
+        finally:
+            self.release_lock()
+
+    # ----------------------------------------------------------------- helpers
+    def _now(self) -> str:
+        return datetime.now().astimezone().isoformat(timespec="seconds")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """``with ledger.transaction():`` — the writes inside are one durable transaction, committed
+        (and fsynced) when the block ends, or none of them if it raises. A sender reserves the
+        伝票番号 of a request and marks its documents ``sending`` in one commit before the POST."""
+        with self._write():
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise LedgerError("読み取り専用で開いた台帳には書き込めません", file=str(self.path))
+        conn = self._conn
+        # Inside transaction(): a savepoint, so a failed step is undone as a whole even if the
+        # caller goes on; the outer block commits.
+        begin, commit, undo = (("SAVEPOINT step", "RELEASE step", ("ROLLBACK TO step", "RELEASE step"))
+                               if self._depth else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
+        try:
+            conn.execute(begin)
+        except sqlite3.Error as err:
+            raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
+        try:
+            yield conn
+            conn.execute(commit)
+        except BaseException as err:
+            if conn.in_transaction:
+                for statement in undo:
+                    conn.execute(statement)
+            if isinstance(err, sqlite3.Error):
+                raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
+            raise
+
+    def _meta_int(self, name: str) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        if row is None or not str(row[0]).isdigit():
+            raise LedgerError(f"台帳の管理情報 {name} が壊れています", file=str(self.path))
+        return int(row[0])
+
+    def _rows(self, keys: Sequence[str]) -> dict[str, DocumentRecord]:
+        return {r.key: r for r in self._select(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY}"
+                                               " WHERE d.key IN ({marks})", keys)}
+
+    def _select(self, sql: str, keys: Sequence[str], repeat: int = 1) -> list[DocumentRecord]:
+        """Records of a query on RECORD_COLUMNS whose ``{marks}`` take ``keys``, 500 at a time."""
+        rows: list[tuple[Any, ...]] = []
+        for part in chunks(keys):
+            rows += self._conn.execute(sql.format(marks=",".join("?" * len(part))), tuple(part) * repeat)
+        return Overlays(self._conn).records(rows)
+
+    def _events(self, conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        at, operator = self._now(), self.operator
+        insert_events(conn, [(key, at, action, status, operator, msg) for key, action, status, msg in rows])
+
+    def _statuses(self, keys: Sequence[str]) -> dict[str, tuple[str, int, bool]]:
+        """Each key's status, rowid and whether a batch overlays it (as of now)."""
+        found: dict[str, tuple[str, int, bool]] = {}
+        for part in chunks(keys):
+            marks = ",".join("?" * len(part))
+            for key, status, rowid, batch in self._conn.execute(
+                    f"SELECT d.key, COALESCE(b.status, d.status), d.rowid, m.batch FROM documents d {STATE}"
+                    f" WHERE d.key IN ({marks})", tuple(part)):
+                found[key] = status, rowid, batch is not None
+        return found
+
+    def _checked(self, keys: Iterable[str], allowed: Iterable[str], what: str) -> dict[str, tuple[str, int, bool]]:
+        """Current status, rowid and overlay of each of ``keys``, in order, or LedgerError naming
+        every key not in ``allowed``. Only these are read.
+
+        Called inside the caller's write transaction, so nothing changes between check and update
+        (the rowid too: it can only change by VACUUM, which cannot run inside a transaction).
+        """
+        wanted = unique(keys)
+        found = self._statuses(wanted)
+        allowed_set = set(allowed)
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            raise LedgerError(f"{what}: 台帳にない帳票です: {shorten(missing)}",
+                              file=str(self.path))
+        bad = [f"{k} ({STATUS_LABELS[found[k][0]]})" for k in wanted
+               if found[k][0] not in allowed_set]
+        if bad:
+            allowed_text = "・".join(STATUS_LABELS[s] for s in STATUSES if s in allowed_set)
+            raise LedgerError(f"{what}できるのは {allowed_text} の帳票だけです: {shorten(bad)}",
+                              file=str(self.path))
+        return {k: found[k] for k in wanted}
+
+    @staticmethod
+    def _check_journos(journos: Mapping[str, int] | None, keys: Iterable[str]) -> None:
+        if not journos:
+            return
+        known = set(keys)
+        numbers = journos.values()
+        if known.issuperset(journos) and set(map(type, numbers)) == {int} and min(numbers) >= 1 \
+                and max(numbers) <= MAX_JOURNO:
+            return  # the usual case, checked in C-speed passes
+        for key, number in journos.items():
+            if key not in known:
+                raise LedgerError(f"伝票番号の対象が指定の帳票にありません: {key}")
+            if isinstance(number, bool) or not isinstance(number, int) \
+                    or not 1 <= number <= MAX_JOURNO:
+                raise LedgerError(f"伝票番号は 1〜{MAX_JOURNO} の整数です: {key} = {number!r}")
+
+    def _ids(self, keys: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(keys):
+            marks = ",".join("?" * len(part))
+            found.update(self._conn.execute(f"SELECT key, journo_read FROM documents WHERE key IN ({marks})",
+                                            tuple(part)).fetchall())
+        return found
+
