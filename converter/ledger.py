@@ -148,8 +148,10 @@ class Ledger(LedgerFile):
         with self._write() as conn:
             first = self._meta_int("next_journo")
             if first + n - 1 > MAX_JOURNO:
+                # FX ignores journo when it numbers slips itself; the API documents no reset.
                 raise LedgerError(f"伝票番号 (journo) の上限 {MAX_JOURNO} を超えます (次の番号"
-                                  f" {first}、必要数 {n})", file=str(self.path))
+                                  f" {first}、必要数 {n})。FX の「仕訳の入力設定」で伝票番号を"
+                                  "「システム自動付番」にすると、この上限なしで連携できます", file=str(self.path))
             conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo'", (str(first + n),))
         return list(range(first, first + n))
 

@@ -296,7 +296,7 @@ def test_issue_journos_sequential_durable_and_limited(path: Path) -> None:
     with sqlite3.connect(path) as raw:
         raw.execute("UPDATE meta SET value = '99998' WHERE name = 'next_journo'")
     with Ledger.open(path, ocode=OCODE) as led:
-        with pytest.raises(LedgerError, match="99999"):
+        with pytest.raises(LedgerError, match=r"99999 .*システム自動付番"):
             led.issue_journos(3)
         assert led.issue_journos(2) == [99998, 99999]
         with pytest.raises(LedgerError):
