@@ -72,23 +72,35 @@ def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord
 
 
 def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False,
-                   corrections: bool = False, period: tuple[date, date] | None = None) -> Plan:
+                   corrections: bool = False, period: tuple[date, date] | None = None,
+                   verdicts_only: bool = False) -> Plan:
     """``period``: the export's 出力期間 as the user chose it in Jobcan. The file does not record
-    it, so without it the period is taken as the first to the last date in the export."""
+    it, so without it the period is taken as the first to the last date in the export.
+
+    ``verdicts_only`` (preview): the verdicts without the units for the documents the ledger has
+    never seen — nearly all of a month, and each one's :class:`DocumentInfo` is only needed to send it.
+    """
     plan = Plan()
     docs = conversion.documents
-    export = _infos(docs)
+    keys: list[str] = [str(d) for d in docs["doc"].tolist()]
     vanished: list[str] = []
     if len(docs):
         kinds = set(docs["kind"].unique().tolist())
         first, last = (p.isoformat() for p in period) if period else (str(docs["date"].min()),
                                                                         str(docs["date"].max()))
-        vanished = [r.key for r in ledger.vanished(export, ymd_from=first, ymd_to=last, kinds=kinds)]
-    chains = ledger.chains([*export, *vanished])
+        vanished = [r.key for r in ledger.vanished(keys, ymd_from=first, ymd_to=last, kinds=kinds)]
+    chains = ledger.chains([*keys, *vanished])
+    export = _infos(docs[docs["doc"].isin(list(chains))] if verdicts_only else docs)
     outcome: dict[str, list[str]] = {k: [] for k in ("to_send", "done_same", "changed", "deleted", "unknown",
                                                       "correct")}
-    for key in [*export, *vanished]:
-        chain = chains.get(key, [])
+    for key in [*keys, *vanished]:
+        chain = chains.get(key)
+        if chain is None:  # new to the ledger (every vanished key has a chain)
+            if not only_errors:
+                outcome["to_send"].append(key)
+                if not verdicts_only:
+                    _add_new(plan, key, export[key])
+            continue
         here = export.get(key)
         verdict = _decide(key, here, chain, plan, only_errors, corrections)
         if verdict:
@@ -103,12 +115,7 @@ def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool 
 
 def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], plan: Plan, only_errors: bool,
             corrections: bool) -> str:
-    """One source document's verdict; adds the units to send to ``plan``."""
-    if not chain:
-        if here is None or only_errors:
-            return ""
-        _add_new(plan, key, here)
-        return "to_send"
+    """The verdict on one source document the ledger has records of; adds the units to send to ``plan``."""
     groups = _groups(chain)
     last = groups[-1] if groups else [chain[0]]
     statuses = {r.status for r in last}

@@ -184,7 +184,7 @@ def correction_status(conversion: Conversion, ledger_path: Path) -> UploadReport
     if not conversion.ok or not ledger_path.exists():
         return None
     with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True) as ledger:
-        plan = plan_documents(conversion, ledger)
+        plan = plan_documents(conversion, ledger, verdicts_only=True)
     return _planned(plan)
 
 

@@ -13,6 +13,7 @@ from conftest import make_mappings, sale, to_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from converter.corrections import plan_documents
 from converter.emulator import Emulator
 from converter.ledger import Ledger
 from converter.pipeline import Options, convert
@@ -119,6 +120,18 @@ def test_history_shows_the_chain(write_csv: WriteCsv, mappings: Path, tmp_path: 
 # --------------------------------------------------------------------------- property
 
 
+def _same_verdicts_as_preview(path: Path, mappings: Path, ledger: Path) -> None:
+    """preview plans without units for new documents: its verdicts must be the upload's."""
+    conversion = convert([path], mappings)
+    verdicts = ("to_send", "done_same", "changed", "deleted", "unknown", "correct")
+    with Ledger.open(ledger, ocode="tc09999001", readonly=True) as book:
+        for corrections in (False, True):
+            full = plan_documents(conversion, book, corrections=corrections)
+            light = plan_documents(conversion, book, corrections=corrections, verdicts_only=True)
+            assert [getattr(light, v) for v in verdicts] == [getattr(full, v) for v in verdicts]
+            assert set(light.register) <= set(full.register)
+
+
 def _net_of_bodies(emu: Emulator) -> Counter[tuple[str, int]]:
     net: Counter[tuple[str, int]] = Counter()
     for record in emu.stored_slips():
@@ -157,6 +170,8 @@ def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFa
                            if amount is not None]
         path = folder / f"export{n}.csv"
         path.write_bytes(to_csv(rows).encode("cp932"))
+        if ledger.exists():
+            _same_verdicts_as_preview(path, mappings, ledger)
         up(path, mappings, emu, ledger, corrections=True)
         assert _net_of_bodies(emu) == _net_of_export(path, mappings)
     assert max(emu.count_by_journo_read().values()) == 1
