@@ -224,19 +224,37 @@ class Ledger(LedgerFile):
         self, present: Iterable[str], *, ymd_from: str, ymd_to: str,
         kinds: Iterable[str] | None = None,
     ) -> list[DocumentRecord]:
-        """Done documents dated ``ymd_from``..``ymd_to`` (inclusive) missing from ``present``."""
+        """Done documents dated ``ymd_from``..``ymd_to`` (inclusive) missing from ``present``.
+
+        A ledger keeps every month, so only candidates are read: originals whose own row is dated in
+        the period, and those a batch sent with refreshed details (which may carry another date).
+        The records are then checked as read.
+        """
         here = set(present)
         kind_set = set(kinds) if kinds is not None else None
-        return [rec for rec in self.documents("done")
-                if rec.role == "original" and ymd_from <= rec.ymd <= ymd_to and rec.key not in here
-                and (kind_set is None or rec.kind in kind_set)]
+        in_period = (f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY}"
+                     " WHERE d.role = 'original' AND d.ymd BETWEEN ?1 AND ?2")
+        refreshed = (f"SELECT {DOC_SELECT}, b.id, j.key FROM batch_docs bd CROSS JOIN batches b ON b.id = bd.batch"
+                     " CROSS JOIN json_each(bd.keys) j CROSS JOIN documents d ON d.key = j.value"
+                     " WHERE bd.infos IS NOT NULL AND d.synced < b.id AND d.role = 'original'")
+        rows = self._conn.execute(f"{in_period} UNION {refreshed} ORDER BY 2", (ymd_from, ymd_to)).fetchall()
+        return [rec for rec in Overlays(self._conn).records(rows)
+                if rec.status == "done" and rec.role == "original" and ymd_from <= rec.ymd <= ymd_to
+                and rec.key not in here and (kind_set is None or rec.kind in kind_set)]
 
     def chains(self, keys: Iterable[str]) -> dict[str, list[DocumentRecord]]:
         """Each source document's records: the original, then its corrections in order."""
         found: dict[str, list[DocumentRecord]] = {}
-        records = self._select(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY}"
-                               " WHERE d.key IN ({marks}) OR d.parent IN ({marks})",
-                               list(dict.fromkeys(keys)), repeat=2)
+        wanted = list(dict.fromkeys(keys))
+        records = self._select(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY} WHERE d.key IN ({{marks}})",
+                               wanted)
+        # Corrections are few: all at once, through their own index. "key IN (…) OR parent IN (…)"
+        # made SQLite scan the whole ledger for every 500 keys (a month of 750k documents against
+        # a ledger of earlier months: quadratic).
+        parents, seen = set(wanted), {r.journo_read for r in records}
+        every = self._conn.execute(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY} WHERE d.parent != ''")
+        records += [r for r in Overlays(self._conn).records(every.fetchall())
+                    if r.parent in parents and r.journo_read not in seen]
         for record in sorted(records, key=lambda r: r.journo_read):
             found.setdefault(record.parent or record.key, []).append(record)
         return found

@@ -186,11 +186,11 @@ class LedgerFile:
         return {r.key: r for r in self._select(f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY}"
                                                " WHERE d.key IN ({marks})", keys)}
 
-    def _select(self, sql: str, keys: Sequence[str], repeat: int = 1) -> list[DocumentRecord]:
+    def _select(self, sql: str, keys: Sequence[str]) -> list[DocumentRecord]:
         """Records of a query on RECORD_COLUMNS whose ``{marks}`` take ``keys``, 500 at a time."""
         rows: list[tuple[Any, ...]] = []
         for part in chunks(keys):
-            rows += self._conn.execute(sql.format(marks=",".join("?" * len(part))), tuple(part) * repeat)
+            rows += self._conn.execute(sql.format(marks=",".join("?" * len(part))), tuple(part))
         return Overlays(self._conn).records(rows)
 
     def _events(self, conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, str]]) -> None:

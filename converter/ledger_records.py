@@ -41,6 +41,7 @@ EVENT_BATCH = 256  # history lines per INSERT (× 6 values, within SQLite's usua
 #: from SCHEMA so that it can be added to an older ledger in place. Few indexes: each is one more
 #: page written at every commit. ``members`` is keyed by journo_read, which a request's documents
 #: mostly take in order (its lines land on one or two pages) and which is never reused.
+#: ``documents_parent`` holds the corrections only (an original's parent is empty).
 BATCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS batch_docs (
 CREATE TABLE IF NOT EXISTS members (
     journo_read INTEGER NOT NULL, batch INTEGER NOT NULL, pos INTEGER NOT NULL,
     PRIMARY KEY (journo_read, batch)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_parent ON documents (parent) WHERE parent != '';
 """
 
 SCHEMA = f"""
