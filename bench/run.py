@@ -6,7 +6,8 @@ by side, every measurement in its own child process so wall time, CPU time and p
 
   (a) floor    bare ``pandas.read_csv(file, encoding="cp932", dtype=str)``
   (b) preview  ``python -m converter preview FILE --payload-dir DIR``, end to end: a company's first
-               preview (no ledger yet), and again with a ledger (content hashes made and compared)
+               preview (no ledger yet), and again with a ledger holding an earlier month as big
+               (content hashes made, every document planned against it)
   (c) check    ``python -m converter check FILE``
   (d) review   the review workbook (``write_review``) vs a bare openpyxl write-only dump of the
                same cells without styling (values prepared before the clock); conversion untimed
@@ -259,11 +260,15 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
             best[name] = run
 
     # (b) names its ledger so that a ledger in the checkout (ledgers/<ocode>.sqlite) cannot change what
-    # is measured: none (a first preview makes no content hashes), then an empty one (it makes them
-    # and compares them with the ledger, as every later month's preview does).
-    no_ledger, ledger = workdir / "no-ledger.sqlite", workdir / "empty-ledger.sqlite"
+    # is measured: none (a first preview makes no content hashes), then one holding an earlier month
+    # as big as this one (it makes them and plans every document against it, as every later month's
+    # preview does; an empty ledger hid work that grew with the ledger).
+    no_ledger, ledger = workdir / "no-ledger.sqlite", workdir / "earlier-ledger.sqlite"
     if "b" in parts:
-        _empty_ledger(ledger)
+        # In a child: a forked child's peak RSS counts the parent's pages at the fork (Linux keeps
+        # the high-water mark across exec), so the runner itself must stay small.
+        run_child(_self("--child", "ledger", "--ledger", ledger,
+                        "--documents", str(round(result["rows"] / ROWS_PER_DOCUMENT))))
     for _ in range(repeat):  # interleaved, so a busy moment of the machine hits all of them alike
         keep("floor", run_child([sys.executable, "-c", FLOOR_CODE, str(path)]))
         if "b" in parts:
@@ -276,7 +281,7 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
     if "b" in parts:
         result["request_files"] = len(list(payloads.glob("request-*.json")))
         shutil.rmtree(payloads, ignore_errors=True)
-        for p in workdir.glob("empty-ledger.sqlite*"):
+        for p in workdir.glob("earlier-ledger.sqlite*"):
             p.unlink()
         if not result["request_files"]:
             raise RuntimeError("preview wrote no request bodies: the generated export has problems")
@@ -311,15 +316,26 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
     return result
 
 
-def _empty_ledger(path: Path) -> None:
-    """A ledger of the mappings' company with nothing in it yet."""
+def _earlier_month_ledger(path: Path, documents: int) -> None:
+    """A ledger of the mappings' company holding one earlier month (September, before the export's
+    October) of ``documents`` documents, all 連携完了: what every later month's preview compares with.
+    They are registered through the ledger and marked done in their own rows (as a folded or
+    version-2 ledger holds them); none of their keys is in the export."""
     sys.path.insert(0, str(ROOT))
+    import sqlite3
+
     from converter.config import load_settings
-    from converter.ledger import Ledger
+    from converter.ledger import DocumentInfo, Ledger
 
     for p in path.parent.glob(path.name + "*"):
         p.unlink()
-    Ledger.open(path, ocode=load_settings(MAPPINGS).ocode).close()
+    with Ledger.open(path, ocode=load_settings(MAPPINGS).ocode) as book:
+        book.assign_ids([DocumentInfo(key=f"売上|INV-202609-{i:07d}|2026-09-{1 + i % 30:02d}", content_hash=f"{i:064x}",
+                                      kind="売上", doc_no=f"INV-202609-{i:07d}", ymd=f"2026-09-{1 + i % 30:02d}",
+                                      amount=1100) for i in range(documents)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE documents SET status = 'done', attempts = 1")
+    conn.close()
 
 
 def ratios(r: dict[str, Any]) -> dict[str, float]:
@@ -354,7 +370,8 @@ def report(results: dict[int, dict[str, Any]]) -> str:
         row(label, "(a) floor: pandas.read_csv", f"{a['wall']:.2f}", "1.00", f"{a['cpu']:.2f}",
             f"{a['rss_mb']:.0f}", "1.00")
         for name, what in (("preview", "(b) preview --payload-dir (no ledger yet)"),
-                           ("preview_ledger", "(b) preview --payload-dir (with a ledger)"), ("check", "(c) check")):
+                           ("preview_ledger", "(b) preview --payload-dir (ledger of an earlier month)"),
+                           ("check", "(c) check")):
             if name in r:
                 m = r[name]
                 row("", what, f"{m['wall']:.2f}", f"**{q[name]:.2f}×**", f"{m['cpu']:.2f} ({q[name + '_cpu']:.2f}×)",
@@ -405,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--no-targets", action="store_true", help="report only; do not fail on a missed target")
     # child modes (used by the runner itself)
-    ap.add_argument("--child", choices=("review", "upload"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("review", "upload", "ledger"), help=argparse.SUPPRESS)
+    ap.add_argument("--documents", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     ap.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -418,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child == "review":
         print(json.dumps(child_review(args.input, args.mode, args.out)))
+        return 0
+    if args.child == "ledger":
+        _earlier_month_ledger(args.ledger, args.documents)
         return 0
     if args.child == "upload":
         print(json.dumps(child_upload(args.input, args.url, args.ledger, args.max_requests, args.budget)))

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,6 +26,10 @@ from .payload import write_requests
 from .pipeline import Conversion, Options, convert
 from .slips import Filters
 from .upload import UploadReport, correction_rows, correction_status, upload_files
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,10 +113,11 @@ def ledger_options(func: F) -> F:
 
 def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
              exclude_status: str | None, truncate_memo: bool, no_masters: bool = False,
-             content_hashes: bool = True, **_: Any) -> Options:
+             content_hashes: bool = True, hash_only: Callable[[pd.Series], np.ndarray] | None = None,
+             **_: Any) -> Options:
     filters = Filters(_split(kinds), closed_only, _split(exclude_status))
     return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
-                   use_masters=not no_masters, content_hashes=content_hashes)
+                   use_masters=not no_masters, content_hashes=content_hashes, hash_only=hash_only)
 
 
 def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
@@ -161,9 +166,11 @@ def check(fmt: str, **kwargs: Any) -> None:
 def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
     """Dry run: show what would be sent, write the review workbook and the request bodies."""
     ledger = _ledger_to_compare(ledger_path, kwargs["mappings_dir"])
-    # Content hashes are only compared with a ledger: a company's first preview needs none.
+    # Content hashes are only compared with a ledger: a company's first preview needs none, and a
+    # later one only those of the documents the ledger has.
     compare = ledger is None or ledger.exists()
-    result = run_conversion(content_hashes=compare, **kwargs)
+    known = _known_in(ledger, kwargs["mappings_dir"]) if ledger is not None and ledger.exists() else None
+    result = run_conversion(content_hashes=compare, hash_only=known, **kwargs)
     click.echo(format_report(result))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
     status = correction_status(result, ledger) if compare and ledger is not None else None
@@ -275,6 +282,15 @@ def _ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | N
         return default_ledger_path(mappings_dir, load_settings(mappings_dir).ocode)
     except ConverterError:
         return None
+
+
+def _known_in(ledger: Path, mappings_dir: Path) -> Callable[[pd.Series], np.ndarray]:
+    """Which of the conversion's documents (by key) ``ledger`` has records of."""
+    def known(keys: pd.Series) -> np.ndarray:
+        with Ledger.open(ledger, ocode=load_settings(mappings_dir).ocode, readonly=True) as book:
+            found = book.known(keys.dropna().unique().tolist())
+        return keys.isin(found).to_numpy()
+    return known
 
 
 def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:

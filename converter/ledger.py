@@ -129,6 +129,12 @@ class Ledger(LedgerFile):
         found = self._ids(ordered)
         return {k: found[k] for k in ordered if k in found}
 
+    def known(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` the ledger has records of: as a document, or as the source of corrections."""
+        wanted = list(dict.fromkeys(keys))
+        parents = {p for (p,) in self._conn.execute("SELECT DISTINCT parent FROM documents WHERE parent != ''")}
+        return set(self._ids(wanted)) | (parents & set(wanted))
+
     def next_id(self) -> int:
         """The ``journo_read`` the next new document would get."""
         return self._meta_int("next_journo_read")

@@ -8,7 +8,7 @@ for: ``Conversion.requests`` or, one at a time, ``Conversion.iter_requests()``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -47,8 +47,10 @@ class Options:
     truncate_memo: bool = False
     use_masters: bool = True  # check against MAPPINGS/masters/<ocode>.json when it exists
     #: Content hashes are only compared by the ledger, and on a big month they are a sixth of the
-    #: conversion: ``check`` makes none, ``preview`` only when there is a ledger to compare with.
+    #: conversion: ``check`` makes none, ``preview`` only when there is a ledger to compare with,
+    #: and then only for the documents it already has (``hash_only``: document keys → which).
     content_hashes: bool = True
+    hash_only: Callable[[pd.Series], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ def convert(
     problems += found
     row_problem_docs = _docs_with_problems(rows, problems)
     status_notices = _status_notices(rows, lines)
-    hashes = content_hashes(rows) if options.content_hashes else None
+    hashes = None
+    if options.content_hashes:
+        hashes = content_hashes(rows if options.hash_only is None else rows[options.hash_only(rows["doc"])])
     del rows  # every later stage works on the detail lines: a big month's source rows are ~200 MB
 
     lines, found, unmapped = apply_mappings(lines, mappings, settings)

@@ -445,3 +445,15 @@ def test_document_codes_agree_with_the_key_text(parts: list[tuple[str | None, st
     got, heads = row_documents(rows.assign(doc=keys, _doc=codes))
     assert got.tolist() == codes.tolist()
     assert heads.tolist() == sorted({k: i for i, k in reversed(list(enumerate(codes.tolist())))}.values())
+
+
+def test_hashing_only_some_documents_gives_them_the_hashes_of_hashing_all(write_csv: Callable[..., Path],
+                                                                         mappings: Path) -> None:
+    """preview hashes only what its ledger has (Options.hash_only); those hashes must not change."""
+    path = write_csv([sale("A"), sale("B", 5500, 500), sale("B", 6600, 600, memo="2行目"), sale("C"),
+                      sale("D", date="2026/10/02")])
+    every = convert([path], mappings).documents.set_index("doc")["content_hash"]
+    some = convert([path], mappings, Options(hash_only=lambda keys: keys.str.contains("B|D").to_numpy()))
+    chosen = some.documents.set_index("doc")["content_hash"]
+    assert chosen.dropna().to_dict() == {k: v for k, v in every.items() if "B" in k or "D" in k}
+    assert len(chosen.dropna()) == 2 and chosen.isna().sum() == 2

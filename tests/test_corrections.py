@@ -240,6 +240,7 @@ def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
     up(write_csv(rows), mappings, Emulator(), default_ledger_path(mappings, "tc09999001"))
     made.clear()
     rows[0] = sale("A", 12100, 1100, date="2026/10/01")
+    rows.append(sale("D", 44000, 4000, date="2026/10/04"))  # new to the ledger: nothing to compare its hash with
     again = CliRunner().invoke(main, ["preview", str(write_csv(rows, name="edited.csv")), "-m", str(mappings)])
     assert again.exit_code == 0, again.output
     assert made == [3] and "変更あり: 売上|A|2026-10-01" in again.stdout

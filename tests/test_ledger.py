@@ -433,3 +433,9 @@ def test_killed_run_after_sending_is_recovered_as_unknown(path: Path) -> None:
         assert statuses(led) == {"a": "done", "b": "sending"}
         assert led.recover() == ["b"]
         assert led.classify([doc("a", "h"), doc("b", "h")]).to_send == ()
+
+
+def test_known_keys_are_documents_and_sources_of_corrections(ledger: Ledger) -> None:
+    ledger.assign_ids([doc("a"), doc("b"), DocumentInfo(key="c|取消1", content_hash="h", parent="c", role="reversal")])
+    assert ledger.known(["a", "c", "x", "a"]) == {"a", "c"}  # c: its original forgotten, its correction kept
+    assert ledger.known([]) == set()
