@@ -375,7 +375,7 @@ def document_table(lines: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.DataF
         "file": lines["_file"].array.take(at),
         "row": lines["_row"].to_numpy()[at],
     })
-    if hashes is None:
+    if hashes is None or hashes.empty:  # none made, or none asked for (preview: a ledger without these documents)
         docs["content_hash"] = np.nan
         return docs
     found = pd.Index(hashes["doc"]).get_indexer(docs["doc"])
