@@ -1,6 +1,12 @@
-"""What the ledger's test modules share: the company, a document, the statuses."""
+"""What the ledger's test modules share: the company, a document, the statuses and the fixtures
+``path`` (where the ledger goes) and ``ledger`` (open there, locked)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from converter.ledger import DocumentInfo, Ledger
 
@@ -15,3 +21,13 @@ def doc(key: str, content_hash: str = "h1", amount: int = 1000) -> DocumentInfo:
 def statuses(led: Ledger) -> dict[str, str]:
     return {r.key: r.status for r in led.documents()}
 
+
+@pytest.fixture(name="path")
+def path_fixture(tmp_path: Path) -> Path:
+    return tmp_path / "ledgers" / f"{OCODE}.sqlite"
+
+
+@pytest.fixture(name="ledger")
+def ledger_fixture(path: Path) -> Iterator[Ledger]:
+    with Ledger.open(path, ocode=OCODE, operator="tester", lock=True) as led:
+        yield led

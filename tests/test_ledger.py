@@ -14,11 +14,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ledger_helpers import OCODE, doc, statuses
+from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
 
 from converter.errors import LedgerError, LedgerLocked
 from converter.ledger import (
@@ -31,17 +30,6 @@ from converter.ledger import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "ledgers" / f"{OCODE}.sqlite"
-
-
-@pytest.fixture
-def ledger(path: Path) -> Iterator[Ledger]:
-    with Ledger.open(path, ocode=OCODE, operator="tester", lock=True) as led:
-        yield led
 
 
 def run_child(code: str, *args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:

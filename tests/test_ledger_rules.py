@@ -7,29 +7,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_helpers import OCODE, doc, statuses
+from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
 
 from converter.errors import LedgerError
 from converter.ledger import STATUS_LABELS, Answers, DocumentInfo, Ledger
-
-
-@pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "ledgers" / f"{OCODE}.sqlite"
-
-
-@pytest.fixture
-def ledger(path: Path) -> Iterator[Ledger]:
-    with Ledger.open(path, ocode=OCODE, operator="tester", lock=True) as led:
-        yield led
-
 
 LEGAL = {  # independent statement of the rules: operation → (allowed from, status after)
     "send": ({"pending", "error"}, "sending"),
