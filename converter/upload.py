@@ -91,7 +91,7 @@ class SlipText(NamedTuple):
     def text(self, journo: int | None) -> bytes:
         if journo is None:
             return self.plain or self.head + self.tail
-        return b'%s,"journo":"%d"%s' % (self.head, journo, self.tail)
+        return SlipText.numbered([self], journo)[0]
 
     @staticmethod
     def numbered(slips: list[SlipText], first: int) -> list[bytes]:
