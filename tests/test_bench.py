@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,3 +52,30 @@ def test_generated_export_is_deterministic(tmp_path: Path) -> None:
     two = bench.export_file(tmp_path / "b", 200, seed=3, messy=0.07)
     assert one.read_bytes() == two.read_bytes()
     assert one.read_bytes().decode("cp932").startswith("取引日,取引種別,帳票番号")  # CP932, as Jobcan exports
+
+
+def test_lower_bound_measures_and_writes_real_bodies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "lower_bound.py"), "--sizes", "300", "--repeat", "1",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    rows = {line.split()[1]: line.split() for line in run.stdout.splitlines()[1:]}
+    assert set(rows) == {"floor", "read", "minimum", "bodies"}
+    assert all(float(r[2]) > 0 for r in rows.values())
+    # The bound times real work: its bodies are JSON with one object per detail line, every field in it.
+    spec = importlib.util.spec_from_file_location("lower_bound", ROOT / "bench" / "lower_bound.py")
+    assert spec is not None and spec.loader is not None
+    bound = importlib.util.module_from_spec(spec)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # it puts bench/ on the path to import run.py
+    spec.loader.exec_module(bound)
+    monkeypatch.delitem(sys.modules, "run")
+    export = next(tmp_path.glob("jobcan-300-*.csv"))
+    (tmp_path / "bodies").mkdir()
+    subprocess.run([sys.executable, "-c", bound.MINIMUM_CODE, str(export), "bodies", str(tmp_path / "bodies")],
+                   check=True, cwd=ROOT, timeout=60)
+    objects = [o for f in sorted((tmp_path / "bodies").glob("*.json")) for o in json.loads(f.read_bytes())]
+    assert 300 < len(objects) < 500  # ~1.34 lines per row
+    assert all(len(o) == 12 for o in objects)
+    assert {o["f2"] for o in objects} <= set(export.read_bytes().decode("cp932").split(","))  # 帳票番号 as read
