@@ -67,7 +67,6 @@ from converter.ledger_records import (
     ROLES,
     STATUS_LABELS,
     STATUSES,
-    Classification,
     DocumentInfo,
     DocumentRecord,
     Event,
@@ -81,7 +80,7 @@ from converter.ledger_records import (
 
 __all__ = [
     "ACTION_LABELS", "MAX_JOURNO", "MAX_JOURNO_READ", "STATUSES", "STATUS_LABELS",
-    "Answers", "Classification", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
+    "Answers", "DocumentInfo", "DocumentRecord", "Event", "Ledger",
     "default_ledger_path", "document_key",
 ]
 
@@ -138,14 +137,6 @@ class Ledger(LedgerFile):
     def next_id(self) -> int:
         """The ``journo_read`` the next new document would get."""
         return self._meta_int("next_journo_read")
-
-    def provisional_ids(self, keys: Iterable[str]) -> dict[str, int]:
-        """What :meth:`assign_ids` would return for these keys in this order, without writing."""
-        ordered = list(dict.fromkeys(keys))
-        known = self.peek_ids(ordered)
-        fresh = [k for k in ordered if k not in known]
-        known.update(zip(fresh, range(self.next_id(), self.next_id() + len(fresh)), strict=True))
-        return {k: known[k] for k in ordered}
 
     def issue_journos(self, n: int) -> list[int]:
         """Reserve ``n`` FX 伝票番号 (durably, never handed out twice)."""
@@ -205,26 +196,6 @@ class Ledger(LedgerFile):
         """Count per status, every status present."""
         sql = f"SELECT COALESCE(b.status, d.status), COUNT(*) FROM documents d {STATE} GROUP BY 1"
         return dict.fromkeys(STATUSES, 0) | dict(self._conn.execute(sql).fetchall())
-
-    def retry_candidates(self) -> list[DocumentRecord]:
-        """Documents in エラー: what ``converter retry`` re-sends (再連携)."""
-        return self.documents("error")
-
-    def classify(self, docs: Sequence[DocumentInfo]) -> Classification:
-        keys = unique(d.key for d in docs)
-        rows = self._rows(keys)
-        groups: dict[str, list[str]] = {
-            c: [] for c in ("new", "unsent", "done_same", "changed", "unknown", "sending")}
-        for doc in docs:
-            row = rows.get(doc.key)
-            if row is None or row.status in ("pending", "error"):
-                group = "new" if row is None else "unsent"
-            elif row.status == "done":
-                group = "done_same" if row.content_hash == doc.content_hash else "changed"
-            else:
-                group = row.status
-            groups[group].append(doc.key)
-        return Classification(**{c: tuple(v) for c, v in groups.items()})
 
     def vanished(
         self, present: Iterable[str], *, ymd_from: str, ymd_to: str,

@@ -263,22 +263,6 @@ class Event:
     message: str
 
 
-@dataclass(frozen=True)
-class Classification:
-    """Incoming documents by what an upload must do with them (each tuple in input order)."""
-
-    new: tuple[str, ...]  # not in the ledger: register and send
-    unsent: tuple[str, ...]  # pending or error: send
-    done_same: tuple[str, ...]  # done with the same content: skip
-    changed: tuple[str, ...]  # done, content differs: report, never resend silently
-    unknown: tuple[str, ...]  # 要確認: skip and report until resolved
-    sending: tuple[str, ...]  # only if recover() was not run: skip and report
-
-    @property
-    def to_send(self) -> tuple[str, ...]:
-        return self.new + self.unsent
-
-
 def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]

@@ -261,7 +261,7 @@ def kill_rounds(month: Month, ledger: Path, server: EmulatorProcess, args: list[
     The delay after "go" (imports are done) is aimed at the send loop: the conversion's time plus up to
     about one request of the work — so kills land before the ledger is opened, between mark_sending and
     the POST, while FX stores or answers, and while the answer is recorded, and the month is not done
-    after three rounds. If it is done anyway, later kills land in re-runs (conversion, recover, classify).
+    after three rounds. If it is done anyway, later kills land in re-runs (conversion, recover, planning).
     """
     pending = Uploader(args, env, log)
     start = timing.start  # learnt again each round: when a re-run first writes to the ledger

@@ -15,19 +15,23 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
+import pandas as pd
 import pytest
 from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
 
+from converter.corrections import plan_documents
 from converter.errors import LedgerError, LedgerLocked
 from converter.ledger import (
     STATUS_LABELS,
-    Classification,
     DocumentInfo,
     Ledger,
     default_ledger_path,
     document_key,
 )
+from converter.pipeline import Conversion
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,15 +75,14 @@ def test_peek_and_next_id_do_not_write(path: Path) -> None:
         with Ledger.open(path, ocode=OCODE, readonly=readonly) as led:
             assert led.peek_ids(["b", "x", "a"]) == {"b": 2, "a": 1}
             assert led.next_id() == 3 and led.next_journo() == 1
-            assert led.provisional_ids(["x", "a", "y"]) == {"x": 3, "a": 1, "y": 4}
-            assert led.classify([doc("a"), doc("x")]).new == ("x",)
+            assert led.known(["a", "x"]) == {"a"}
             assert led.summary()["pending"] == 2 and len(led.events()) == 2
         assert snapshot() == before, f"readonly={readonly}"
     with Ledger.open(path, ocode=OCODE, readonly=True) as ro, \
             pytest.raises(LedgerError, match="読み取り専用"):
         ro.assign_ids([doc("x")])
     with Ledger.open(path, ocode=OCODE) as led:
-        # provisional ids are exactly what upload will assign
+        # new keys are numbered from next_id, in order
         assert led.assign_ids([doc("x"), doc("a"), doc("y")]) == {"x": 3, "a": 1, "y": 4}
 
 
@@ -114,22 +117,33 @@ def test_assign_ids_is_fast_for_100k(ledger: Ledger) -> None:
     again = ledger.assign_ids(docs)
     assert time.perf_counter() - start < 8.0  # ~1.5 s here; generous for loaded CI machines
     assert ids == again and ids["k99999"] == 100_000 and len(set(ids.values())) == 100_000
-    assert ledger.classify(docs).unsent == tuple(d.key for d in docs)
+    assert ledger.summary()["pending"] == 100_000
 
 
-# ------------------------------------------------------------------------------------- classify
-def test_classify_each_category(ledger: Ledger) -> None:
+# ------------------------------------------------------------------------------------- verdicts
+def test_plan_verdict_for_each_ledger_status(ledger: Ledger) -> None:
+    """What upload does with a document, by its ledger status (the planner's rule, not a copy of it)."""
     ledger.assign_ids([doc(k) for k in "pesdcu"])
     ledger.mark_sending(["e", "d", "c", "u", "s"])
     ledger.mark_error({"e": "400"})
     ledger.mark_done(["d", "c"])
     ledger.mark_unknown(["u"], "timeout")
-    incoming = [doc("n"), doc("p"), doc("e", "fixed"), doc("d"), doc("c", "h2"), doc("u"),
-                doc("s")]
-    result = ledger.classify(incoming)
-    assert result == Classification(new=("n",), unsent=("p", "e"), done_same=("d",),
-                                    changed=("c",), unknown=("u",), sending=("s",))
-    assert result.to_send == ("n", "p", "e")
+    incoming = [doc("n"), doc("p"), doc("e", "fixed"), doc("d"), doc("c", "h2"), doc("u"), doc("s")]
+    plan = plan_documents(_conversion(incoming), ledger)
+    assert plan.to_send == ("n", "p", "e")
+    assert plan.register == ["n", "p", "e"] and plan.infos["e"].content_hash == "fixed"
+    assert (plan.done_same, plan.changed, plan.deleted) == (("d",), ("c",), ())
+    assert plan.unknown == ("u", "s")  # 連携中 without recover(): never sent again unasked
+    retry = plan_documents(_conversion(incoming), ledger, only_errors=True)
+    assert retry.to_send == ("e",)
+
+
+def _conversion(docs: list[DocumentInfo]) -> Conversion:
+    """The documents table of a conversion: what the planner reads of one."""
+    table = pd.DataFrame({"doc": [d.key for d in docs], "content_hash": [d.content_hash for d in docs],
+                          "kind": [d.kind for d in docs], "doc_no": [d.doc_no for d in docs],
+                          "date": [d.ymd for d in docs], "debit": [d.amount for d in docs]})
+    return cast(Conversion, SimpleNamespace(documents=table))
 
 
 def test_vanished_lists_done_documents_missing_from_export(ledger: Ledger) -> None:
@@ -169,7 +183,7 @@ def test_legal_transitions_and_history(ledger: Ledger) -> None:
     assert statuses(ledger) == {"a": "done", "b": "done", "c": "pending", "d": "unknown"}
     assert ledger.get(["d"])["d"].last_message == "read timeout"
     ledger.mark_error({"c": "validation"})  # pending → error (refused before sending)
-    assert [r.key for r in ledger.retry_candidates()] == ["c"]
+    assert [r.key for r in ledger.documents("error")] == ["c"]
     assert ledger.summary() == {"pending": 0, "sending": 0, "done": 2, "error": 1, "unknown": 1}
     ev = ledger.events()[0]
     assert ev.operator == "tester" and ev.at[:2] == "20" and ev.at[-6] in "+-"
@@ -252,7 +266,7 @@ def test_resolve_both_ways(ledger: Ledger) -> None:
     ledger.resolve(["b"], sent=False, message="FX に伝票なし")
     assert statuses(ledger) == {"a": "done", "b": "pending"}
     assert ledger.events("b")[-1].message == "FX に伝票なし"
-    assert ledger.classify([doc("a"), doc("b")]).to_send == ("b",)
+    assert plan_documents(_conversion([doc("a"), doc("b")]), ledger).to_send == ("b",)
 
 
 def test_forget_rules(ledger: Ledger) -> None:
@@ -420,7 +434,8 @@ def test_killed_run_after_sending_is_recovered_as_unknown(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE, lock=True) as led:
         assert statuses(led) == {"a": "done", "b": "sending"}
         assert led.recover() == ["b"]
-        assert led.classify([doc("a", "h"), doc("b", "h")]).to_send == ()
+        assert statuses(led) == {"a": "done", "b": "unknown"}
+        assert plan_documents(_conversion([doc("a", "h"), doc("b", "h")]), led).to_send == ()
 
 
 def test_known_keys_are_documents_and_sources_of_corrections(ledger: Ledger) -> None:
