@@ -169,11 +169,13 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     # Content hashes are only compared with a ledger: a company's first preview needs none, and a
     # later one only those of the documents the ledger has.
     compare = ledger is None or ledger.exists()
-    known = _known_in(ledger, kwargs["mappings_dir"]) if ledger is not None and ledger.exists() else None
+    known = _KnownIn(ledger, kwargs["mappings_dir"]) if ledger is not None and ledger.exists() else None
     result = run_conversion(content_hashes=compare, hash_only=known, **kwargs)
     click.echo(format_report(result))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
-    status = correction_status(result, ledger) if compare and ledger is not None else None
+    status = None
+    if compare and ledger is not None:
+        status = correction_status(result, ledger, known.found if known is not None else None)
     if status is not None and (status.changed or status.deleted):
         click.echo(format_upload(status))
     if review_path is not None:
@@ -284,13 +286,18 @@ def _ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | N
         return None
 
 
-def _known_in(ledger: Path, mappings_dir: Path) -> Callable[[pd.Series], np.ndarray]:
-    """Which of the conversion's documents (by key) ``ledger`` has records of."""
-    def known(keys: pd.Series) -> np.ndarray:
-        with Ledger.open(ledger, ocode=load_settings(mappings_dir).ocode, readonly=True) as book:
-            found = book.known(keys.dropna().unique().tolist())
-        return keys.isin(found).to_numpy()
-    return known
+class _KnownIn:
+    """Which of the conversion's documents (by key) ``ledger`` has records of: asked once, while
+    converting (only those are hashed), and kept for planning (each lookup is ~0.5 s a million keys)."""
+
+    def __init__(self, ledger: Path, mappings_dir: Path) -> None:
+        self.ledger, self.mappings_dir = ledger, mappings_dir
+        self.found: set[str] | None = None  # None until asked
+
+    def __call__(self, keys: pd.Series) -> np.ndarray:
+        with Ledger.open(self.ledger, ocode=load_settings(self.mappings_dir).ocode, readonly=True) as book:
+            self.found = book.known(keys.dropna().unique().tolist())
+        return keys.isin(self.found).to_numpy()
 
 
 def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:

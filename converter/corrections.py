@@ -14,7 +14,7 @@ replacement of a done group, nothing after a done reversal-only group, else the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -73,12 +73,14 @@ def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord
 
 def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False,
                    corrections: bool = False, period: tuple[date, date] | None = None,
-                   verdicts_only: bool = False) -> Plan:
+                   verdicts_only: bool = False, known: Collection[str] | None = None) -> Plan:
     """``period``: the export's 出力期間 as the user chose it in Jobcan. The file does not record
     it, so without it the period is taken as the first to the last date in the export.
 
     ``verdicts_only`` (preview): the verdicts without the units for the documents the ledger has
     never seen — nearly all of a month, and each one's :class:`DocumentInfo` is only needed to send it.
+    ``known``: which of the export's documents the ledger has records of (:meth:`Ledger.known`),
+    when the caller has asked already; the others are not looked up again.
     """
     plan = Plan()
     docs = conversion.documents
@@ -89,7 +91,7 @@ def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool 
         first, last = (p.isoformat() for p in period) if period else (str(docs["date"].min()),
                                                                         str(docs["date"].max()))
         vanished = [r.key for r in ledger.vanished(keys, ymd_from=first, ymd_to=last, kinds=kinds)]
-    chains = ledger.chains([*keys, *vanished])
+    chains = ledger.chains([*(keys if known is None else [k for k in keys if k in known]), *vanished])
     export = _infos(docs[docs["doc"].isin(list(chains))] if verdicts_only else docs)
     outcome: dict[str, list[str]] = {k: [] for k in ("to_send", "done_same", "changed", "deleted", "unknown",
                                                       "correct")}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -179,12 +179,14 @@ def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
     return rows
 
 
-def correction_status(conversion: Conversion, ledger_path: Path) -> UploadReport | None:
-    """For preview: what the ledger says about changed or deleted documents (read-only)."""
+def correction_status(conversion: Conversion, ledger_path: Path,
+                      known: Collection[str] | None = None) -> UploadReport | None:
+    """For preview: what the ledger says about changed or deleted documents (read-only).
+    ``known``: the documents the ledger has, when the caller has asked it already."""
     if not conversion.ok or not ledger_path.exists():
         return None
     with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True) as ledger:
-        plan = plan_documents(conversion, ledger, verdicts_only=True)
+        plan = plan_documents(conversion, ledger, verdicts_only=True, known=known)
     return _planned(plan)
 
 
