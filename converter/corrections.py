@@ -14,7 +14,7 @@ replacement of a done group, nothing after a done reversal-only group, else the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -73,7 +73,7 @@ def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord
 
 def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool = False,
                    corrections: bool = False, period: tuple[date, date] | None = None,
-                   verdicts_only: bool = False, known: Collection[str] | None = None) -> Plan:
+                   verdicts_only: bool = False, known: Set[str] | None = None) -> Plan:
     """``period``: the export's 出力期間 as the user chose it in Jobcan. The file does not record
     it, so without it the period is taken as the first to the last date in the export.
 

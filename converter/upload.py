@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -180,7 +180,7 @@ def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
 
 
 def correction_status(conversion: Conversion, ledger_path: Path,
-                      known: Collection[str] | None = None) -> UploadReport | None:
+                      known: Set[str] | None = None) -> UploadReport | None:
     """For preview: what the ledger says about changed or deleted documents (read-only).
     ``known``: the documents the ledger has, when the caller has asked it already."""
     if not conversion.ok or not ledger_path.exists():
