@@ -122,12 +122,6 @@ class Ledger(LedgerFile):
                 self._events(conn, ((d.key, "register", "pending", "") for d in new))
         return {k: ids[k] for k in keys}
 
-    def peek_ids(self, keys: Iterable[str]) -> dict[str, int]:
-        """Ids of the keys already in the ledger (read-only; unknown keys are left out)."""
-        ordered = list(dict.fromkeys(keys))
-        found = self._ids(ordered)
-        return {k: found[k] for k in ordered if k in found}
-
     def known(self, keys: Iterable[str]) -> set[str]:
         """Those of ``keys`` the ledger has records of: as a document, or as the source of corrections."""
         wanted = list(dict.fromkeys(keys))

@@ -62,7 +62,7 @@ def test_duplicate_keys_in_one_call_are_refused(ledger: Ledger) -> None:
     assert ledger.documents() == []
 
 
-def test_peek_and_next_id_do_not_write(path: Path) -> None:
+def test_reading_does_not_write(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE) as led:
         led.assign_ids([doc("a"), doc("b")])
 
@@ -73,7 +73,7 @@ def test_peek_and_next_id_do_not_write(path: Path) -> None:
     time.sleep(0.02)
     for readonly in (True, False):
         with Ledger.open(path, ocode=OCODE, readonly=readonly) as led:
-            assert led.peek_ids(["b", "x", "a"]) == {"b": 2, "a": 1}
+            assert {k: r.journo_read for k, r in led.get(["b", "x", "a"]).items()} == {"b": 2, "a": 1}
             assert led.next_id() == 3 and led.next_journo() == 1
             assert led.known(["a", "x"]) == {"a"}
             assert led.summary()["pending"] == 2 and len(led.events()) == 2
@@ -89,7 +89,7 @@ def test_peek_and_next_id_do_not_write(path: Path) -> None:
 def test_readonly_on_missing_file_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "ledgers" / "x.sqlite"
     with Ledger.open(missing, ocode=OCODE, readonly=True) as ro:
-        assert ro.next_id() == 1 and ro.peek_ids(["a"]) == {} and ro.next_journo() == 1
+        assert ro.next_id() == 1 and ro.get(["a"]) == {} and ro.next_journo() == 1
         with pytest.raises(LedgerError):
             ro.issue_journos(1)
     assert not (tmp_path / "ledgers").exists()
@@ -103,7 +103,7 @@ def test_journo_read_exhaustion_is_all_or_nothing(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE) as led:
         with pytest.raises(LedgerError, match="上限 999999"):
             led.assign_ids([doc("b"), doc("c"), doc("d")])
-        assert led.peek_ids(["b", "c"]) == {}
+        assert led.get(["b", "c"]) == {}
         assert led.assign_ids([doc("b"), doc("c")]) == {"b": 999998, "c": 999999}
         with pytest.raises(LedgerError, match="journo_read"):
             led.assign_ids([doc("e")])
