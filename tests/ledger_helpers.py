@@ -31,3 +31,10 @@ def path_fixture(tmp_path: Path) -> Path:
 def ledger_fixture(path: Path) -> Iterator[Ledger]:
     with Ledger.open(path, ocode=OCODE, operator="tester", lock=True) as led:
         yield led
+
+
+def new_ledger(path: Path, ocode: str = OCODE) -> Path:
+    """Create an empty ledger at ``path`` for ``ocode`` (what ``converter ledger init`` does) and
+    return the path. Tests that upload call this first: ledgers are never created implicitly."""
+    Ledger.open(path, ocode=ocode).close()
+    return path
