@@ -79,7 +79,8 @@ def _split(value: str | None) -> tuple[str, ...]:
 def conversion_options(func: F) -> F:
     """Options shared by every command that reads exports."""
     decorators = [
-        click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        # Kept as typed (not pathlib.Path, which drops "./"): a file given twice is named as spelled.
+        click.argument("inputs", nargs=-1, required=True, type=click.Path()),
         click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path),
                      default=Path("mappings"), show_default=True,
                      help="Folder with settings.yaml, the mapping tables and profiles/."),
@@ -120,7 +121,7 @@ def _options(profile: str, sheet: str | None, kinds: str | None, closed_only: bo
                    use_masters=not no_masters, content_hashes=content_hashes, hash_only=hash_only)
 
 
-def run_conversion(inputs: tuple[Path, ...], mappings_dir: Path, **options: Any) -> Conversion:
+def run_conversion(inputs: tuple[str, ...], mappings_dir: Path, **options: Any) -> Conversion:
     return convert(list(inputs), mappings_dir, _options(**options))
 
 

@@ -17,12 +17,9 @@ Each list holds the records exactly as FX answered them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +31,7 @@ import pandas as pd
 from .config import Settings
 from .errors import ConfigError, FXResponseError
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, RetryPolicy, token_from_env
+from .outputs import write_atomic  # the one private-file writer; re-exported for suggest
 
 __all__ = ["CACHE_FORMAT", "DEFAULT_MAX_AGE_DAYS", "MasterData", "cache_path", "fetch_masters",
            "load_masters", "pull_masters", "save_masters", "write_atomic"]
@@ -279,23 +277,6 @@ def pull_masters(mappings_dir: Path, settings: Settings, *, base_url: str | None
 
 def cache_path(mappings_dir: Path, ocode: str) -> Path:
     return Path(mappings_dir) / "masters" / f"{ocode}.json"
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via a temp file in the same folder and ``os.replace``: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save_masters(data: MasterData, mappings_dir: Path) -> Path:

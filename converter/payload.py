@@ -14,7 +14,6 @@ them back when a caller wants the dict.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +25,7 @@ import pandas as pd
 
 from .config import Settings
 from .errors import ConverterError, Problem
+from .outputs import write_atomic
 
 MAX_LINES_PER_REQUEST = 2000
 JOURNO_READ_MAX = 999_999
@@ -221,19 +221,21 @@ def _request_order(lines: pd.DataFrame, docs: pd.DataFrame) -> tuple[np.ndarray,
 
 
 def write_requests(requests: Iterable[Request], folder: Path) -> list[Path]:
-    """``request-0001.json`` … exactly as they would be POSTed; user-only from the moment they exist."""
+    """``request-0001.json`` … exactly as they would be POSTed; each written atomically (user-only
+    from the moment it exists). Stale request files of an earlier run are removed first, and a
+    failed run removes what it wrote: the folder never holds a mix that looks like one run."""
+    paths: list[Path] = []
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for old in folder.glob("request-*.json"):
             old.unlink()  # a stale request file from an earlier run must never look current
-        paths = []
         for request in requests:
             path = folder / f"request-{request.number:04d}.json"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)  # O_CREAT's mode does not apply to an existing file
-                handle.write(request.to_json())
+            write_atomic(path, request.to_json())
             paths.append(path)
     except OSError as err:
-        raise ConverterError(f"送信内容を書き出せません ({err.strerror})", file=str(folder)) from None
+        for path in paths:
+            path.unlink(missing_ok=True)
+        undone = "。途中まで書いたファイルは消しました" if paths else ""
+        raise ConverterError(f"送信内容を書き出せません ({err.strerror or err}){undone}", file=str(folder)) from None
     return paths

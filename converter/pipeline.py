@@ -8,7 +8,7 @@ for: ``Conversion.requests`` or, one at a time, ``Conversion.iter_requests()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +23,7 @@ from .masters import load_masters
 from .masters_check import apply_masters
 from .normalise import normalise
 from .payload import JOURNO_READ_MAX, Request, iter_requests, plan_chunks
-from .read import SourceFile, read_inputs
+from .read import SourceFile, dedupe_inputs, read_inputs
 from .schema import RCJ_SLIP_WIDTH, cut_to_width, fx_width, validate_lines, validate_period, validate_slips
 from .slips import (
     DEBIT,
@@ -106,7 +106,7 @@ class Conversion:
 
 
 def convert(
-    inputs: list[Path],
+    inputs: Sequence[str | Path],
     mappings_dir: Path,
     options: Options | None = None,
     *,
@@ -119,7 +119,9 @@ def convert(
     options = options or Options()
     settings, mappings, profile = load_configuration(mappings_dir, options.profile)
 
-    read = read_inputs(inputs, profile, options.sheet)
+    # The same file given twice (another spelling, a link, a copy) is read once: twice would double it.
+    paths, repeated = dedupe_inputs(inputs)
+    read = read_inputs(paths, profile, options.sheet)
     files, problems = read.files, list(read.problems)
     rows, found = normalise(read.rows, profile)
     del read  # the text as read: its columns replaced by normalised ones are not needed again
@@ -164,7 +166,7 @@ def convert(
     docs["request"], found = plan_chunks(docs)
     problems += found
 
-    notices += status_notices
+    notices = [r.notice() for r in repeated] + notices + status_notices
     return Conversion(
         files=files, settings=settings, mappings=mappings, profile=profile, lines=lines,
         documents=docs, skipped=skipped, problems=tuple(_dedupe(problems)),

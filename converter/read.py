@@ -7,10 +7,13 @@ in Excel: header = row 1) so any later problem can point back at the source.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
 import posixpath
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -20,6 +23,7 @@ import pandas as pd
 
 from .config import CANONICAL_FIELDS, Profile
 from .errors import InputError, Problem
+from .outputs import file_identity
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 # The csv module refuses fields over 131,072 characters; a 摘要 may be longer (then it is reported as
@@ -43,6 +47,82 @@ class ReadResult:
     rows: pd.DataFrame  # canonical text columns + _file, _row
     files: tuple[SourceFile, ...]
     problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
+class RepeatedInput:
+    """Input paths that name one file, or files with identical bytes: only the first is read.
+    Paths are kept as the user spelled them (``./a.csv``), so the notice names what was typed."""
+
+    given: tuple[str, ...]  # the path read first, then each repeat
+    same_content: bool  # some repeat is another file with the same bytes (a copy), not a link/spelling
+
+    def notice(self) -> Problem:
+        what = "中身が同じファイル" if self.same_content else "同じファイル"
+        listed = "、".join(self.given[:-1]) + " と " + self.given[-1]
+        return Problem(self.given[0], None, "", "", "duplicate_input",
+                       f"{what}が{len(self.given)}回指定されました: {listed} — 1回だけ読み込みます")
+
+
+def dedupe_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[RepeatedInput]]:
+    """The inputs with each file once, in the order given, and what was left out.
+
+    One file is one file whatever it is called: the same real path, or the same (device, inode)
+    (a symlink or hard link), or the same bytes (a copy under another name: an export saved
+    twice). Reading it twice would double every amount. Paths that name nothing are kept (read
+    reports them). Only files of equal size are hashed."""
+    first_of: dict[object, int] = {}  # identity → index (in ``kept``) of the file read for it
+    kept: list[Path] = []
+    given: list[list[str]] = []  # per kept file: how it and its repeats were spelled
+    by_copy: set[int] = set()
+    sizes: dict[int, list[int]] = {}
+    digests: dict[int, bytes] = {}
+    for spelled in paths:
+        path, identity = Path(spelled), file_identity(Path(spelled))
+        index = first_of.get(identity)
+        if index is None:
+            index = _same_bytes(path, kept, sizes, digests)
+            if index is not None:
+                by_copy.add(index)
+        if index is not None:
+            given[index].append(os.fspath(spelled))
+            first_of[identity] = index  # a later link to a copy is a repeat of the file read too
+            continue
+        first_of[identity] = len(kept)
+        kept.append(path)
+        given.append([os.fspath(spelled)])
+    found = [RepeatedInput(tuple(g), i in by_copy) for i, g in enumerate(given) if len(g) > 1]
+    return kept, found
+
+
+def _same_bytes(path: Path, kept: list[Path], sizes: dict[int, list[int]], digests: dict[int, bytes]) -> int | None:
+    """The index of an earlier kept file with exactly the bytes of ``path``, if any; else ``path``
+    is filed by size as the next kept file (``sizes``: indexes of kept files by size)."""
+    try:
+        size = path.stat().st_size if path.is_file() else -1
+    except OSError:
+        size = -1
+    if size < 0:
+        return None
+    candidates = sizes.setdefault(size, [])
+    if candidates:
+        mine = _digest(path)
+        for index in candidates:
+            if index not in digests:
+                digests[index] = _digest(kept[index])
+            if digests[index] == mine:
+                return index
+        digests[len(kept)] = mine
+    candidates.append(len(kept))
+    return None
+
+
+def _digest(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").digest()
+    except OSError:
+        return os.fsencode(path)  # unreadable: read reports it; equal to no other file
 
 
 def read_inputs(paths: list[Path], profile: Profile, sheet: str | None = None) -> ReadResult:

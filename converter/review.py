@@ -15,8 +15,6 @@ modules share live in :mod:`converter.review_style`.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.utils import get_column_letter
 
 from .errors import ConverterError
+from .outputs import replace_atomically
 from .pipeline import Conversion
 from .review_style import (
     CORRECTIONS,
@@ -112,21 +111,15 @@ def write_review(
         cols, frame = _responses_frame(responses)
         hot = (frame["種別"] == "エラー").tolist()
         _write_frame(wb, styles, RESPONSES, cols, frame, max_rows_per_sheet, hot)
-    path = Path(path)
-    # mkstemp creates the file 0600, so company data is never readable by others, not even briefly;
-    # the rename means a half-written workbook never sits under the real name.
+    # One writer for every private file: a temp file beside the target (0600 from the start) renamed
+    # over it, so a half-written workbook never sits under the real name and a failed write leaves
+    # the old workbook as it was.
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".review-", suffix=".xlsx", dir=path.parent)
-    except OSError as err:
-        raise ConverterError(f"確認用ブックを書き出せません ({err.strerror})", file=str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
+        with replace_atomically(path) as handle:
             wb.save(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    path.chmod(0o600)
+    except OSError as err:
+        raise ConverterError(f"確認用ブックを書き出せません ({err.strerror or err})。"
+                             "保存先のフォルダに書き込めるか、空き容量を確認してください", file=str(path)) from None
     return path
 
 

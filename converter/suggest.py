@@ -29,7 +29,8 @@ import yaml
 
 from .errors import ConfigError
 from .mapping import KEYS, Mappings
-from .masters import MasterData, write_atomic
+from .masters import MasterData
+from .outputs import write_atomic
 
 TABLES = ("accounts", "departments", "customers", "tax")
 HOW = {"exact": "名前が一致", "normalised": "表記ゆれを除いて一致", "similar": "名前が類似"}
