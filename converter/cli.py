@@ -22,6 +22,7 @@ from .config import load_settings
 from .errors import ConverterError, LedgerError, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
+from .outputs import check_outputs
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
 from .slips import Filters
@@ -167,6 +168,7 @@ def check(fmt: str, **kwargs: Any) -> None:
 def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
     """Dry run: show what would be sent, write the review workbook and the request bodies."""
     ledger = _ledger_to_compare(ledger_path, kwargs["mappings_dir"])
+    check_outputs(review=review_path, payload_dir=payload_dir, inputs=kwargs["inputs"], ledger=ledger)
     # Content hashes are only compared with a ledger: a company's first preview needs none, and a
     # later one only those of the documents the ledger has.
     compare = ledger is None or ledger.exists()
@@ -212,6 +214,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
                 review_path: Path | None, corrections: bool, correction_date: datetime | None,
                 timeout: float | None, period: str | None, **kwargs: Any) -> None:
+        check_outputs(review=review_path, inputs=kwargs["inputs"],
+                      ledger=_ledger_to_compare(ledger_path, kwargs["mappings_dir"]))
         options = _options(**kwargs)
         with click.progressbar(length=0, label="送信中", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:

@@ -30,8 +30,8 @@ from typing import BinaryIO
 
 from .errors import ConverterError
 
-__all__ = ["LEDGER_SIDE_SUFFIXES", "REVIEW_SUFFIX", "check_outputs", "file_identity", "ledger_files", "replace_atomically",
-           "same_file", "write_atomic"]
+__all__ = ["BACKUPS_FOLDER", "LEDGER_SIDE_SUFFIXES", "REVIEW_SUFFIX", "check_outputs", "file_identity",
+           "ledger_files", "replace_atomically", "same_file", "write_atomic"]
 
 REVIEW_SUFFIX = ".xlsx"
 #: Files SQLite and the run lock keep next to a ledger ``X.sqlite``: ``X.sqlite-wal`` and so on.
@@ -43,12 +43,12 @@ BACKUPS_FOLDER = "backups"
 # --------------------------------------------------------------------------- identity
 
 
-def _real(path: Path) -> Path:
+def _real(path: str | Path) -> Path:
     """The absolute path with every link resolved, also for a path that does not exist (yet)."""
     return Path(os.path.realpath(path))
 
 
-def file_identity(path: Path) -> tuple[int, int] | str:
+def file_identity(path: str | Path) -> tuple[int, int] | str:
     """What makes a file itself: (device, inode) — the same for every spelling, symlink and hard
     link of it; for a path that names nothing (yet), its real path."""
     try:
@@ -58,12 +58,12 @@ def file_identity(path: Path) -> tuple[int, int] | str:
     return st.st_dev, st.st_ino
 
 
-def same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name one file (see :func:`file_identity`)."""
     return file_identity(a) == file_identity(b)
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: str | Path, folder: Path) -> bool:
     return _real(path).is_relative_to(_real(folder))
 
 
@@ -81,7 +81,7 @@ def _backup_folders(ledger: Path) -> list[Path]:
 
 
 def check_outputs(*, review: Path | None = None, payload_dir: Path | None = None,
-                  inputs: Sequence[Path] = (), ledger: Path | None = None) -> None:
+                  inputs: Sequence[str | Path] = (), ledger: Path | None = None) -> None:
     """Refuse (``ConverterError``, exit 2) an output that would overwrite an input or the ledger.
 
     Every problem of both outputs is listed in one message."""
@@ -97,10 +97,9 @@ def check_outputs(*, review: Path | None = None, payload_dir: Path | None = None
         raise ConverterError("出力先に問題があります:\n" + "\n".join(f"  - {p}: {t}" for p, t in problems))
 
 
-def _review_problems(review: Path, inputs: Sequence[Path], ledger: Path | None) -> list[str]:
-    if review.suffix.lower() != REVIEW_SUFFIX:
-        return [f"確認用ブック (-o/--output) は {REVIEW_SUFFIX} で終わる名前にしてください "
-                f"(例: -o review{REVIEW_SUFFIX})。書き出すのは Excel ブックです"]
+def _review_problems(review: Path, inputs: Sequence[str | Path], ledger: Path | None) -> list[str]:
+    # What the target is comes first: "-o ledger.sqlite" is told it names the ledger, not only
+    # that the name is wrong.
     for source in inputs:
         if same_file(review, source):
             return [f"確認用ブック (-o/--output) が入力ファイル {source} と同じファイルです。"
@@ -114,13 +113,16 @@ def _review_problems(review: Path, inputs: Sequence[Path], ledger: Path | None) 
             if _inside(review, backups):
                 return [f"確認用ブック (-o/--output) を台帳のバックアップフォルダ {backups} に"
                         "書き出すことはできません。別の場所を指定してください"]
+    if review.suffix.lower() != REVIEW_SUFFIX:
+        return [f"確認用ブック (-o/--output) は {REVIEW_SUFFIX} で終わる名前にしてください "
+                f"(例: -o review{REVIEW_SUFFIX})。書き出すのは Excel ブックです"]
     if review.is_dir():
         return ["確認用ブック (-o/--output) に指定した名前はフォルダです。"
                 f"ファイル名 (例: review{REVIEW_SUFFIX}) を指定してください"]
     return []
 
 
-def _payload_problems(folder: Path, inputs: Sequence[Path], ledger: Path | None) -> list[str]:
+def _payload_problems(folder: Path, inputs: Sequence[str | Path], ledger: Path | None) -> list[str]:
     for source in inputs:
         if same_file(folder, source):
             return [f"送信内容の出力先 (--payload-dir) が入力ファイル {source} です。空のフォルダを指定してください"]
