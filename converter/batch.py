@@ -61,6 +61,7 @@ from .errors import ConfigError, ConverterError, FXAuthError, InputError, Proble
 from .fxapi import DEFAULT_TOKEN_ENV, check_base_url
 from .ledger import default_ledger_path
 from .pipeline import Options
+from .read import DUPLICATE_INPUT
 from .slips import Filters
 from .upload import UploadReport, upload_files
 
@@ -121,6 +122,7 @@ class CompanyResult:
     changed: int | None = None  # 連携完了 documents whose export changed since
     already_done: int | None = None
     problems: tuple[Problem, ...] = ()  # data problems that stopped the company (nothing sent)
+    notices: tuple[Problem, ...] = ()  # the conversion's お知らせ (e.g. a file listed twice, read once)
     exit_code: int = 0  # what `converter upload` would have exited with for this company
     inputs: tuple[str, ...] = ()
     ledger: str = ""
@@ -138,6 +140,7 @@ class CompanyResult:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "error"}
         out["status_label"] = self.status_label
         out["problems"] = [p.as_dict() for p in self.problems]
+        out["notices"] = [p.as_dict() for p in self.notices]
         out["inputs"] = list(self.inputs)
         out["seconds"] = round(self.seconds, 3)
         return out
@@ -370,7 +373,10 @@ def run_company(spec: CompanySpec, *, dry_run: bool = False,
                                 "CONVERTER_DEBUG=1 を付けて再実行した出力を添えて報告してください",
                       exit_code=2, error=err)
     attention = len(report.unknown) + len(report.still_unknown) + len(report.recovered)
-    return result("attention" if report.needs_attention else "done", _notes(report, attention),
+    # A file listed twice (the manifest's inputs, a glob) is read once; the summary says so.
+    repeated = [n.message for n in conversion.notices if n.rule == DUPLICATE_INPUT]
+    message = "。".join(filter(None, [*repeated, _notes(report, attention)]))
+    return result("attention" if report.needs_attention else "done", message, notices=conversion.notices,
                   documents=int(conversion.summary()["documents"]), to_send=len(report.to_send),
                   sent=None if report.dry_run else len(report.sent),
                   errors=None if report.dry_run else len(report.errors), attention=attention,

@@ -49,6 +49,10 @@ class ReadResult:
     problems: tuple[Problem, ...]
 
 
+#: The rule of the notice that a file was given more than once (read once).
+DUPLICATE_INPUT = "duplicate_input"
+
+
 @dataclass(frozen=True)
 class RepeatedInput:
     """Input paths that name one file, or files with identical bytes: only the first is read.
@@ -60,7 +64,7 @@ class RepeatedInput:
     def notice(self) -> Problem:
         what = "中身が同じファイル" if self.same_content else "同じファイル"
         listed = "、".join(self.given[:-1]) + " と " + self.given[-1]
-        return Problem(self.given[0], None, "", "", "duplicate_input",
+        return Problem(self.given[0], None, "", "", DUPLICATE_INPUT,
                        f"{what}が{len(self.given)}回指定されました: {listed} — 1回だけ読み込みます")
 
 
