@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import SAMPLES, make_mappings, sale, to_csv
+from conftest import MAPPINGS, SAMPLES, make_mappings, sale, to_csv
+from fault_helpers import EmulatorProcess, child_env, stored_counts
 from ledger_helpers import new_ledger
 
 from converter.cli import main
@@ -389,3 +392,31 @@ def test_one_private_file_writer(tmp_path: Path) -> None:
     write_atomic(target, b"{}")
     assert target.read_bytes() == b"{}" and target.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_end_to_end_the_month_given_three_ways_is_stored_once(tmp_path: Path) -> None:
+    """The real emulator server and the converter as separate processes, on the sample month."""
+    shutil.copyfile(SAMPLES / "jobcan-2026-10.csv", tmp_path / "sep.csv")
+    os.symlink("sep.csv", tmp_path / "link.csv")
+    shutil.copyfile(tmp_path / "sep.csv", tmp_path / "copy.csv")
+    ledger = new_ledger(tmp_path / "ledgers" / f"{OCODE}.sqlite", OCODE)
+    server = EmulatorProcess(tmp_path)
+    try:
+        def upload(*inputs: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "converter", "upload", *inputs, "-m", str(MAPPINGS),
+                                   "--base-url", server.url, "--ledger", str(ledger)],
+                                  capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=300)
+
+        first = upload("sep.csv", "./sep.csv", "link.csv")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert ("お知らせ: sep.csv: 同じファイルが3回指定されました: sep.csv、./sep.csv と link.csv"
+                " — 1回だけ読み込みます [duplicate_input]") in first.stdout.splitlines()
+        assert "連携完了 359 件" in first.stdout
+        again = upload("copy.csv", "sep.csv")
+        assert again.returncode == 0 and "送信対象 0 件" in again.stdout
+        stored = stored_counts(server.slips())
+        # 359 documents, one of them split in two slips (both carry its journo_read)
+        assert len(stored) == 359 and sum(stored.values()) == 360 and sorted(set(stored.values())) == [1, 2]
+        assert list(stored.values()).count(2) == 1
+    finally:
+        server.stop()
