@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ConverterError
+from .ledger_lock import RunLock
 
 __all__ = ["BACKUPS_FOLDER", "LEDGER_SIDE_SUFFIXES", "REVIEW_SUFFIX", "check_outputs", "file_identity",
            "ledger_files", "replace_atomically", "same_file", "write_atomic"]
 
 REVIEW_SUFFIX = ".xlsx"
-#: Files SQLite and the run lock keep next to a ledger ``X.sqlite``: ``X.sqlite-wal`` and so on.
-LEDGER_SIDE_SUFFIXES = ("-wal", "-shm", "-journal", ".lock")
+#: Files SQLite keeps next to a ledger ``X.sqlite``: ``X.sqlite-wal`` and so on (the run lock's
+#: file is asked of :class:`RunLock`, its one home).
+LEDGER_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 #: The ledger's backups live in this folder beside it.
 BACKUPS_FOLDER = "backups"
 
@@ -69,8 +71,9 @@ def _inside(path: str | Path, folder: Path) -> bool:
 
 def ledger_files(ledger: Path) -> list[Path]:
     """The ledger and every file kept beside it (for the spelling given and its real path)."""
-    names = [ledger, _real(ledger)]
-    return [p.with_name(p.name + suffix) for p in names for suffix in ("", *LEDGER_SIDE_SUFFIXES)]
+    names = [Path(ledger), _real(ledger)]
+    return [p.with_name(p.name + suffix) for p in names for suffix in ("", *LEDGER_SIDE_SUFFIXES)] + [
+        RunLock(p, operator="").path for p in names]
 
 
 def _backup_folders(ledger: Path) -> list[Path]:

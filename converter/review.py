@@ -93,6 +93,21 @@ def write_review(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConverterError(f"確認用ブックの保存先フォルダを作れません ({err.strerror})", file=str(path)) from None
+    # One writer for every private file: a temp file beside the target (0600 from the start) renamed
+    # over it, so a half-written workbook never sits under the real name and a failed write leaves
+    # the old workbook as it was. The temp file is made first: a folder that cannot be written is
+    # found before any sheet is built (a built, unsaved workbook leaves openpyxl's temp files behind).
+    try:
+        with replace_atomically(path) as handle:
+            _workbook(conversion, responses, corrections, max_rows_per_sheet).save(handle)
+    except OSError as err:
+        raise ConverterError(f"確認用ブックを書き出せません ({err.strerror or err})。"
+                             "保存先のフォルダに書き込めるか、空き容量を確認してください", file=str(path)) from None
+    return path
+
+
+def _workbook(conversion: Conversion, responses: Sequence[FXMessage] | None,
+              corrections: Sequence[tuple[str, str, str]] | None, max_rows_per_sheet: int) -> Workbook:
     wb = Workbook(write_only=True)
     styles = Styles(wb)
     lines = conversion.lines
@@ -111,16 +126,7 @@ def write_review(
         cols, frame = _responses_frame(responses)
         hot = (frame["種別"] == "エラー").tolist()
         _write_frame(wb, styles, RESPONSES, cols, frame, max_rows_per_sheet, hot)
-    # One writer for every private file: a temp file beside the target (0600 from the start) renamed
-    # over it, so a half-written workbook never sits under the real name and a failed write leaves
-    # the old workbook as it was.
-    try:
-        with replace_atomically(path) as handle:
-            wb.save(handle)
-    except OSError as err:
-        raise ConverterError(f"確認用ブックを書き出せません ({err.strerror or err})。"
-                             "保存先のフォルダに書き込めるか、空き容量を確認してください", file=str(path)) from None
-    return path
+    return wb
 
 
 # --------------------------------------------------------------------------- cells

@@ -9,6 +9,8 @@ ledger's folder.
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import os
 import shutil
@@ -17,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 import yaml
@@ -25,6 +27,7 @@ from click.testing import CliRunner
 from conftest import MAPPINGS, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import EmulatorProcess, child_env, stored_counts
 from ledger_helpers import new_ledger
+from openpyxl import Workbook
 
 from converter.cli import main
 from converter.emulator import Emulator, EmulatorServer
@@ -279,6 +282,7 @@ def _unwritable(tmp_path: Path) -> Path:
     pytest.skip("no folder is unwritable for root here")
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no sheet left half-built
 def test_review_into_an_unwritable_folder_says_so_and_leaves_no_temp_file(here: Path) -> None:
     folder = _unwritable(here)
     code, _, err = invoke("preview", "sep.csv", "-m", "mappings", "-o", folder / "review.xlsx")
@@ -286,14 +290,17 @@ def test_review_into_an_unwritable_folder_says_so_and_leaves_no_temp_file(here: 
     assert err.startswith(f"エラー: {folder / 'review.xlsx'}: 確認用ブックを書き出せません (")
     assert err.endswith(")。保存先のフォルダに書き込めるか、空き容量を確認してください\n")
     assert not [p for p in folder.iterdir() if p.name.startswith(".review.xlsx.")]
+    gc.collect()
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the fake save leaves sheets open
 def test_a_failed_write_keeps_the_old_workbook_and_no_temp_file(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Path("review.xlsx").write_bytes(b"last month's review")
+    real_save = Workbook.save
 
-    def full_disk(self: object, handle: object) -> None:
-        handle.write(b"half a workbook")  # type: ignore[attr-defined]
+    def full_disk(self: Workbook, handle: BinaryIO) -> None:
+        whole = io.BytesIO()
+        real_save(self, whole)
+        handle.write(whole.getvalue()[:1000])  # the disk fills up half way
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("openpyxl.Workbook.save", full_disk)
