@@ -122,6 +122,10 @@ def _review_problems(review: Path, inputs: Sequence[str | Path], ledger: Path | 
     if review.is_dir():
         return ["確認用ブック (-o/--output) に指定した名前はフォルダです。"
                 f"ファイル名 (例: review{REVIEW_SUFFIX}) を指定してください"]
+    refused = _unwritable(review.parent)
+    if refused:
+        return [f"確認用ブック (-o/--output) の保存先フォルダに書き込めません ({refused})。"
+                "書き込めるフォルダを指定してください"]
     return []
 
 
@@ -141,7 +145,25 @@ def _payload_problems(folder: Path, inputs: Sequence[str | Path], ledger: Path |
         if any(_inside(folder, b) for b in _backup_folders(ledger)):
             return ["送信内容の出力先 (--payload-dir) を台帳のバックアップフォルダに置くことはできません。"
                     "別のフォルダを指定してください"]
+    refused = _unwritable(folder) if folder.is_dir() else ""
+    if refused:
+        return [f"送信内容の出力先 (--payload-dir) に書き込めません ({refused})。書き込めるフォルダを指定してください"]
     return []
+
+
+def _unwritable(folder: Path) -> str:
+    """Why no file can be created in ``folder`` ("" when one can, or when it does not exist yet:
+    writing creates it). Tried for real, because permissions say nothing to root or on a
+    read-only mount: an upload must not find out only after it has sent everything."""
+    if not folder.is_dir():
+        return ""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".converter-probe-", dir=folder)
+    except OSError as err:
+        return str(err.strerror or err)
+    os.close(fd)
+    os.unlink(probe)
+    return ""
 
 
 # --------------------------------------------------------------------------- writing

@@ -36,6 +36,7 @@ from converter.outputs import check_outputs, write_atomic
 from converter.payload import write_requests
 from converter.pipeline import Options, convert
 from converter.read import dedupe_inputs
+from converter.review import write_review
 
 OCODE = "tc09999001"
 TOKEN = "emulator-token"
@@ -282,13 +283,29 @@ def _unwritable(tmp_path: Path) -> Path:
     pytest.skip("no folder is unwritable for root here")
 
 
-@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no sheet left half-built
-def test_review_into_an_unwritable_folder_says_so_and_leaves_no_temp_file(here: Path) -> None:
+@pytest.mark.parametrize("command", ["preview", "upload"])
+def test_review_into_an_unwritable_folder_is_refused_before_anything_is_sent(
+        here: Path, command: str, fx: tuple[Emulator, EmulatorServer]) -> None:
+    emu, server = fx
+    ledger = new_ledger(here / "l.sqlite", OCODE)
     folder = _unwritable(here)
-    code, _, err = invoke("preview", "sep.csv", "-m", "mappings", "-o", folder / "review.xlsx")
-    assert code == 2
-    assert err.startswith(f"エラー: {folder / 'review.xlsx'}: 確認用ブックを書き出せません (")
-    assert err.endswith(")。保存先のフォルダに書き込めるか、空き容量を確認してください\n")
+    code, out, err = invoke(command, "sep.csv", "-m", "mappings", "--ledger", ledger, "-o", folder / "review.xlsx",
+                            *(["--base-url", server.url] if command == "upload" else []))
+    assert code == 2 and out == ""
+    assert err == (f"エラー: {folder / 'review.xlsx'}: 確認用ブック (-o/--output) の保存先フォルダに書き込めません "
+                   "(Permission denied)。書き込めるフォルダを指定してください\n")
+    assert emu.stored_slips() == []
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no sheet left half-built
+def test_write_review_into_an_unwritable_folder_says_so_and_leaves_no_temp_file(here: Path) -> None:
+    folder = _unwritable(here)
+    conversion = convert([Path("sep.csv")], Path("mappings"), Options())
+    with pytest.raises(ConverterError) as caught:
+        write_review(conversion, folder / "review.xlsx")
+    assert str(caught.value) == (f"{folder / 'review.xlsx'}: 確認用ブックを書き出せません (Permission denied)。"
+                                 "保存先のフォルダに書き込めるか、空き容量を確認してください")
     assert not [p for p in folder.iterdir() if p.name.startswith(".review.xlsx.")]
     gc.collect()
 
