@@ -149,6 +149,7 @@ def check(fmt: str, **kwargs: Any) -> None:
         report = {
             "problems": [p.as_dict() for p in result.problems],
             "notices": [p.as_dict() for p in result.notices],
+            "unchecked": [result.unchecked.as_dict()] if result.unchecked else [],
             "summary": result.summary(),
         }
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -443,6 +444,8 @@ def format_report(result: Conversion) -> str:
         lines.append(f"スキップ: {row.kind} {row.doc_no} {row.date} — {row.reason}")
     for n in result.notices:
         lines.append("お知らせ: " + format_problem(n))
+    if result.unchecked is not None:
+        lines.append(f"未確認: {result.unchecked.message} [{result.unchecked.rule}]")
     if result.problems:
         lines.append(f"エラー {len(result.problems)} 件 — 送信できません:")
         lines += ["  " + format_problem(p) for p in result.problems]

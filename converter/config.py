@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .fx_rules import CODE_HINTS, COMPANY_RULES, is_code
 
 BUILTIN_PROFILES = Path(__file__).parent / "profiles"
 
@@ -104,12 +105,20 @@ class Settings:
     is_add_cstmmaster: int = 0
     is_add_auxmaster: int = 0
     masters_max_age_days: int = 7  # an older FX master cache gets a warning to pull again
+    #: A catch-all FX 取引先 code for 随時の取引先 (name only) on accounts FX manages by customer
+    #: ledger (is_usecstmldgr=1), where cd_cstm is required; "" = no catch-all (such rows are problems).
+    one_off_customer_code: str = ""
+    # FX company settings the API does not expose (fx_rules.COMPANY_RULES): stated here, enforced by check.
+    fx_tax_return: int = 0  # 消費税申告書を作成する
+    fx_tax_exclusive: int = 0  # 税抜経理
+    fx_main_business: int = 0  # 主たる事業区分を管理する
     path: Path = field(default=Path("settings.yaml"), compare=False)
 
 
 _SETTING_KEYS = {
     "ocode", "cd_coopsystem", "locale", "base_url", "unmapped_customer",
     "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", "masters_max_age_days",
+    "one_off_customer_code", *(rule.key for rule in COMPANY_RULES),
 }
 
 
@@ -130,9 +139,13 @@ def load_settings(mappings_dir: Path) -> Settings:
         problems.append(f"cd_coopsystem: 2 文字のシステムコードです ('{data['cd_coopsystem']}')")
     if data.get("unmapped_customer", "name_only") not in ("name_only", "error"):
         problems.append("unmapped_customer: name_only か error を指定してください")
-    for key in ("is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster"):
+    for key in ("is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", *(r.key for r in COMPANY_RULES)):
         if data.get(key, 0) not in (0, 1):
             problems.append(f"{key}: 0 か 1 を指定してください ('{data[key]}')")
+    one_off = data.get("one_off_customer_code", "")
+    if one_off != "" and not is_code("cd_cstm", one_off):
+        problems.append(f"one_off_customer_code: 随時の取引先に使う FX の取引先コード(cd_cstm) です。"
+                        f"{CODE_HINTS['cd_cstm']}を引用符で囲んで書いてください ('{one_off}')")
     age = data.get("masters_max_age_days", Settings.masters_max_age_days)
     if isinstance(age, bool) or not isinstance(age, int) or age < 1:
         problems.append(f"masters_max_age_days: 1 以上の整数 (日数) を指定してください ('{age}')")
@@ -166,6 +179,8 @@ class Profile:
     default_kind: str = ""
     closed_values: tuple[str, ...] = ("締切済", "済", "1", "○")
     sundry_accounts: tuple[str, ...] = ("諸口",)
+    #: What the source is called in advice to the user (「ジョブカンで…書き出し直して」 is wrong for 弥生).
+    source_name: str = "ジョブカン"
     path: Path = field(default=Path(), compare=False)
 
     def source_column(self, canonical: str) -> str:
@@ -180,7 +195,7 @@ class Profile:
 
 _PROFILE_KEYS = {
     "name", "style", "header", "encoding", "columns", "required", "date_format",
-    "default_kind", "closed_values", "sundry_accounts", "description",
+    "default_kind", "closed_values", "sundry_accounts", "description", "source_name",
 }
 
 
@@ -247,6 +262,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
         required=required,
         date_format=str(data.get("date_format", "%Y/%m/%d")),
         default_kind=str(data.get("default_kind", "")),
+        source_name=str(data.get("source_name", Profile.source_name)),
         path=path,
         **extra,
     )

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from converter.errors import LedgerError
+from converter.fx_rules import MAX_JOURNO as MAX_JOURNO
+from converter.fx_rules import MAX_JOURNO_READ as MAX_JOURNO_READ
 from converter.ledger_lock import private_umask
 
 T = TypeVar("T")
 
 SCHEMA_VERSION: Final = 3  # 2: parent/role/posted for corrections (赤黒訂正); 3: batches (one row per request)
-MAX_JOURNO_READ: Final = 999_999  # journo_read: 6 half-width digits
-MAX_JOURNO: Final = 99_999  # journo: 5 half-width digits
 
 STATUSES: Final = ("pending", "sending", "done", "error", "unknown")
 STATUS_LABELS: Final[dict[str, str]] = {

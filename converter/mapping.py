@@ -15,7 +15,6 @@ never a silent default.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Settings, load_yaml
+from .config import Profile, Settings, load_yaml
 from .errors import ConfigError, Problem
+from .fx_rules import CAT_PURDAY, CMTXRATE_MAX, CMTXRATE_MIN, CODE_HINTS, DEBIT, FLAGS_0_1, PURDAY_NEEDS, is_code
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,8 @@ def _text(v: Any) -> bool:
     return isinstance(v, str) and v.strip() != ""
 
 
-def _code(pattern: str) -> Callable[[Any], bool]:
-    regex = re.compile(pattern)
-    return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+def _code(field: str) -> Callable[[Any], bool]:
+    return lambda v: is_code(field, v)
 
 
 def _one_of(*allowed: int) -> Callable[[Any], bool]:
@@ -55,27 +54,28 @@ TABLES: dict[str, dict[str, Column]] = {
     "accounts": {
         "account": Column(True, _text, "勘定科目名"),
         "sub_account": Column(False, _text, "補助科目名"),
-        "cd_act": Column(True, _code(r"\d{4}"), f"半角数字 4 桁 {_QUOTE}"),
-        "cd_auxact": Column(False, _code(r"[0-9A-Z]{1,2}"), f"半角英大文字・数字 2 桁まで {_QUOTE}"),
+        "cd_act": Column(True, _code("cd_act"), f"{CODE_HINTS['cd_act']} {_QUOTE}"),
+        "cd_auxact": Column(False, _code("cd_auxact"), f"{CODE_HINTS['cd_auxact']} {_QUOTE}"),
         "name": Column(False, _text, "FX の科目名 (表示用)"),
     },
     "tax": {
         "tax": Column(True, _text, "税区分名"),
-        "tptn": Column(True, _code(r"\d{1,2}"), f"半角数字 2 桁まで {_QUOTE}"),
-        "cmtxrate": Column(False, lambda v: _one_of(*range(10000))(v), "0〜9999 の整数 (税率×100)"),
-        "is_reduce_cmtxrate": Column(False, _one_of(0, 1), "0 または 1"),
-        "tbptn": Column(False, _code(r"\d{1,2}"), f"半角数字 2 桁まで {_QUOTE}"),
-        "cat_purday": Column(False, _one_of(0, 1, 2, 3, 4, 9), "0, 1, 2, 3, 4, 9 のいずれか"),
-        "is_autocalccmtx": Column(False, _one_of(0, 1), "0 または 1"),
+        "tptn": Column(True, _code("tptn"), f"{CODE_HINTS['tptn']} {_QUOTE}"),
+        "cmtxrate": Column(False, _one_of(*range(CMTXRATE_MIN, CMTXRATE_MAX + 1)),
+                           f"{CMTXRATE_MIN}〜{CMTXRATE_MAX} の整数 (税率×100)"),
+        "is_reduce_cmtxrate": Column(False, _one_of(*FLAGS_0_1), "0 または 1"),
+        "tbptn": Column(False, _code("tbptn"), f"{CODE_HINTS['tbptn']} {_QUOTE}"),
+        "cat_purday": Column(False, _one_of(*CAT_PURDAY), f"{', '.join(map(str, CAT_PURDAY))} のいずれか"),
+        "is_autocalccmtx": Column(False, _one_of(*FLAGS_0_1), "0 または 1"),
     },
     "departments": {
         "department": Column(True, _text, "部門名"),
-        "cd_dep": Column(True, _code(r"\d{3}"), f"半角数字 3 桁 {_QUOTE}"),
+        "cd_dep": Column(True, _code("cd_dep"), f"{CODE_HINTS['cd_dep']} {_QUOTE}"),
     },
     "customers": {
         "customer_code": Column(False, _text, "ジョブカンの取引先コード"),
         "customer": Column(False, _text, "取引先名"),
-        "cd_cstm": Column(True, _code(r"\d{6}"), f"半角数字 6 桁 {_QUOTE}"),
+        "cd_cstm": Column(True, _code("cd_cstm"), f"{CODE_HINTS['cd_cstm']} {_QUOTE}"),
     },
 }
 #: Which keys identify an entry (a second entry with the same keys is a duplicate).
@@ -248,7 +248,51 @@ def apply_mappings(
         found["nm_cstm"] = ""
     missing = _spread(out, found, codes, missing)
     unmapped += _unmapped(out, missing, _customer_label, "customers", mappings)
+    _master_names(out, settings)
     return out, _unmapped_problems(unmapped, mappings), unmapped
+
+
+def _master_names(out: pd.DataFrame, settings: Settings) -> None:
+    """``nm_dep`` / ``nm_auxact`` / ``nm_cstm`` next to a code FX may add to its master
+    (``is_add_*master: 1``): the source's name, so FX never creates a nameless 部門/口座/取引先.
+    The reference: a name sent with a code FX already has is not used, so it is harmless there."""
+    out["nm_dep"] = out["department"].where(out["cd_dep"].ne(""), "") if settings.is_add_depmaster else ""
+    out["nm_auxact"] = (out["sub_account"].where(out["cd_auxact"].ne(""), "") if settings.is_add_auxmaster
+                        else "")
+    if settings.is_add_cstmmaster:
+        coded = out["cd_cstm"].ne("")
+        out["nm_cstm"] = out["customer"].where(coded, out["nm_cstm"])
+
+
+def purchase_dates(lines: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[Problem]]:
+    """``ymd_purday1`` / ``ymd_purday2`` as the reference's table requires them for ``cat_purday``.
+
+    The source has one date, the 取引日: category 1 (年月日) sends it as 仕入れ日1, category 3 (月分)
+    its month's first day ("2021年1月分" is "20210101"). Categories 2 and 4 need a period's end
+    (仕入れ日2) that no export carries: a problem naming the 税区分 and its rows.
+    """
+    out = lines.assign(ymd_purday1="", ymd_purday2="")
+    cat = out["cat_purday"].astype("Int64").fillna(9)
+    date = out["date"].astype(str)
+    first, second = (cat.map({c: needs[i] for c, needs in PURDAY_NEEDS.items()}).fillna(False).astype(bool)
+                     for i in (0, 1))
+    out.loc[first & cat.eq(1), "ymd_purday1"] = date[first & cat.eq(1)]
+    out.loc[first & cat.eq(3), "ymd_purday1"] = date[first & cat.eq(3)].str[:8] + "01"
+    problems = []
+    if second.any():
+        bad = out.loc[second, ["_file", "_row", "doc", "side", "tax", "cat_purday"]]
+        for (tax, value), group in bad.groupby(["tax", "cat_purday"], sort=True):
+            first_row = group.iloc[0]
+            rows = ", ".join(map(str, group["_row"].head(10))) + (" …" if len(group) > 10 else "")
+            column = profile.source_column(("dr_" if int(first_row["side"]) == DEBIT else "cr_") + "tax")
+            problems.append(Problem(
+                str(first_row["_file"]), int(first_row["_row"]), f"{column} → cat_purday", str(tax),
+                "ymd_purday_required",
+                f"仕入れ日入力区分(cat_purday) {value} には仕入れ日2(ymd_purday2: 期間の終わり) が必要ですが、"
+                f"{profile.source_name}の書き出しにはありません ({len(group)} 行: {rows})。tax.yaml の「{tax}」の "
+                "cat_purday を 1 (取引日を仕入れ日1(ymd_purday1) として送ります)、3 (取引日の月分) か 9 (入力不要) "
+                "にしてください", document=str(first_row["doc"])))
+    return out, problems
 
 
 def distinct(frame: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

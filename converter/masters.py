@@ -64,7 +64,7 @@ LABELS = {
     "fundbalancebreakdowns": "資金収支区分 (v1/fundbalancebreakdowns)",
     "inpjourconfig": "仕訳の入力設定 (v1/inpjourconfig)",
 }
-_DATE = re.compile(r"(\d{4})[-/]?(\d{2})[-/]?(\d{2})")
+_DATE = re.compile(r"([0-9]{4})[-/]?([0-9]{2})[-/]?([0-9]{2})")
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,34 @@ import pandas as pd
 
 from .config import Profile, Settings
 from .errors import Problem
+from .fx_rules import CODE_PATTERNS, RCJ_SLIP_WIDTH
 from .masters import DEFAULT_MAX_AGE_DAYS, MasterData
+from .schema import fx_width
 from .slips import CREDIT, DEBIT
 
-__all__ = ["apply_masters", "stale_notices"]
+__all__ = ["MASTER_RULES", "apply_masters", "stale_notices", "unchecked_without_masters"]
+
+#: What only the FX master cache lets check see (rule id: what it checks), for the notice when
+#: there is no cache and for the README.
+MASTER_RULES: dict[str, str] = {
+    "master_account": "勘定科目コード(cd_act) が FX の科目にあるか",
+    "master_auxact / master_department / master_customer": "口座・部門・取引先のコードが FX のマスターにあるか",
+    "auxact_required / department_required / customer_required":
+        "口座別・部門・取引先別管理の科目に cd_auxact / cd_dep / cd_cstm があるか "
+        "(随時の取引先は取引先別管理の科目では不可)",
+    "tax_rate": "消費税率(cmtxrate) が取引日に FX の税率テーブルにあるか",
+    "fund_category": "資金科目と非資金科目を含む仕訳の収支区分(cd_fbcat)・内訳区分(cd_fbbdcat)",
+}
+
+
+def unchecked_without_masters(mappings_dir: Path, settings: Settings, wanted: bool = True) -> Problem:
+    """The one statement of a run without the FX master cache: which rules it could not check."""
+    rules = "、".join(f"{what} ({rule})" for rule, what in MASTER_RULES.items())
+    why, how = ("FX マスターのキャッシュがない", f"converter masters pull -m {mappings_dir} で取得すると確認します")
+    if not wanted:
+        why, how = "--no-masters を付けた", "--no-masters を外すと確認します"
+    return Problem(str(mappings_dir / "masters" / f"{settings.ocode}.json"), None, "", "", "masters_missing",
+                   f"{why}ため、次のルールは確認していません: {rules}。{how}")
 
 
 class _Findings:
@@ -77,7 +101,7 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
 
     Problem rules: master_account, master_auxact, master_department, master_customer,
     auxact_required, department_required, customer_required, tax_rate, fund_category.
-    Notice rules: masters_stale, master_auto_add, needless_cd_auxact, needless_cd_dep,
+    Notice rules: masters_stale, master_auto_add, one_off_customer, needless_cd_auxact, needless_cd_dep,
     needless_cd_cstm, needless_tax, fund_default.
     """
     notices = stale_notices(masters, now=now, max_age_days=max_age_days)
@@ -105,12 +129,12 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
         f"「{i['value']}」の cd_act を FX の科目コードに直すか、FX に科目を登録してから converter masters pull "
         "を実行してください"), {"cd_act": act})
 
-    def needless(mask: pd.Series, columns: list[str], term: str, flag: str) -> None:
+    def needless(mask: pd.Series, columns: list[str], term: str, flag: str, names: tuple[str, ...] = ()) -> None:
         found.add(mask, "needless_" + columns[0], account_column, out["account"], lambda i: (
             f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で{term}していない科目 ({flag}=0) のため、"
             f"{'/'.join(columns)} を送信から外しました{i['rows']} (送っても FX が消去します: みなし処理)"),
             account, notice=True, per_source=False)
-        out.loc[mask, columns] = ""
+        out.loc[mask, [c for c in (*columns, *names) if c in out.columns]] = ""
 
     def auto_added(flag: str, term: str) -> Callable[[dict[str, Any]], str]:
         return lambda i: (f"{term} {i['code']} は FX のマスターにありません。settings.yaml の {flag}: 1 のため FX が"
@@ -137,7 +161,7 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
             f"(FX の口座: {i['aux_list']})、settings.yaml の is_add_auxmaster を 1 にして "
             "FX に自動で追加させてください"),
             {**account_aux, "code": code})
-    needless(known & ~uses & code.ne(""), ["cd_auxact"], "口座別管理", "is_useauxact")
+    needless(known & ~uses & code.ne(""), ["cd_auxact"], "口座別管理", "is_useauxact", ("nm_auxact",))
 
     # 部門: FX answers 0 departments when the company does not manage by 部門; then none is needed.
     uses = known & attr("is_usedep").eq(1) & bool(len(masters.departments))
@@ -146,7 +170,7 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     hint = f" (部門を特定しない取引は FX の共通部門 {'、'.join(common)} を使います)" if common else ""
     found.add(uses & code.eq(""), "department_required", side_column("department"), out["department"], lambda i: (
         f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で部門管理の科目 (is_usedep=1) です。部門コード(cd_dep) がないと "
-        f"FX はエラーにします{i['rows']}。ジョブカンで部門を入れて書き出し直してください{hint}"), account)
+        f"FX はエラーにします{i['rows']}。{profile.source_name}で部門を入れて書き出し直してください{hint}"), account)
     unknown = uses & code.ne("") & ~code.isin(masters.department_codes)
     if settings.is_add_depmaster:
         found.add(unknown, "master_auto_add", side_column("department"), out["department"],
@@ -156,21 +180,36 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
             f"部門コード(cd_dep) {i['code']} は FX の部門にありません{i['rows']}。departments.yaml の「{i['value']}」を"
             "FX の部門コードに直すか、settings.yaml の is_add_depmaster を 1 にして FX に自動で追加させてください"),
             {"code": code})
-    needless(known & ~uses & code.ne(""), ["cd_dep"], "部門管理", "is_usedep")
+    needless(known & ~uses & code.ne(""), ["cd_dep"], "部門管理", "is_usedep", ("nm_dep",))
 
-    # 取引先: a code FX knows, or a name (随時の取引先) when unmapped customers go by name.
+    # 取引先: FX requires cd_cstm on accounts it manages by customer ledger (is_usecstmldgr=1); a name
+    # alone (随時の取引先, nm_cstm) is for the other accounts. Both statements of the reference read
+    # together: a name-only customer on such an account is a problem, unless settings.yaml names a
+    # catch-all 取引先 (one_off_customer_code) — then that code is sent and the name goes to 摘要.
     uses = known & attr("is_usecstmldgr").eq(1)
-    code = out["cd_cstm"]
     by_code = out["customer_code"].ne("")
     customer_column = pd.Series(profile.source_column("customer"), index=out.index).mask(
         by_code, profile.source_column("customer_code"))
     customer_value = out["customer_code"].where(by_code, out["customer"])
     no_source = ~by_code & out["customer_key"].eq("")  # with a source value, mapping already reported it
-    found.add(uses & code.eq("") & out["nm_cstm"].eq("") & no_source, "customer_required", customer_column,
-              customer_value, lambda i: (
-                  f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で取引先別管理の科目 (is_usecstmldgr=1) です。"
-                  f"取引先コード(cd_cstm) か取引先名(nm_cstm) がないと FX はエラーにします{i['rows']}。"
-                  "ジョブカンで取引先を入れて書き出し直してください"), account)
+    lacking = uses & out["cd_cstm"].eq("") & (out["nm_cstm"].ne("") | no_source)
+    one_off = settings.one_off_customer_code
+    if one_off:
+        _one_off_customer(out, found, lacking, one_off, account, customer_column, customer_value)
+    else:
+        found.add(lacking & out["nm_cstm"].ne(""), "customer_required", customer_column, customer_value, lambda i: (
+            f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で取引先別管理の科目 (is_usecstmldgr=1) です。"
+            f"取引先コード(cd_cstm) が必須で、取引先名(nm_cstm) だけ (随時の取引先) では FX はエラーにします"
+            f"{i['rows']}。customers.yaml で「{i['value']}」に FX の取引先コードを割り当てるか、settings.yaml の "
+            "one_off_customer_code に随時の取引先用の取引先コードを書いてください (取引先名は摘要に入れます)"),
+            account)
+        found.add(lacking & out["nm_cstm"].eq(""), "customer_required", customer_column, customer_value,
+                  lambda i: (
+                      f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で取引先別管理の科目 (is_usecstmldgr=1) です。"
+                      f"取引先コード(cd_cstm) がないと FX はエラーにします{i['rows']}。"
+                      f"{profile.source_name}で取引先を入れて書き出し直すか、settings.yaml の one_off_customer_code "
+                      "に随時の取引先用の取引先コードを書いてください"), account)
+    code = out["cd_cstm"]
     unknown = uses & code.ne("") & ~code.isin(masters.customer_codes)
     if settings.is_add_cstmmaster:
         found.add(unknown, "master_auto_add", customer_column, customer_value,
@@ -188,6 +227,36 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     if len(masters.fundbalancebreakdowns):
         _fund(out, found, known, attr, account, account_column, masters)
     return out, found.problems, notices + found.notices
+
+
+def _one_off_customer(out: pd.DataFrame, found: _Findings, lacking: pd.Series, one_off: str,
+                      account: Mapping[str, pd.Series], column: pd.Series, value: pd.Series) -> None:
+    """Lines lacking cd_cstm on a customer-ledger account get the catch-all code; the customer's
+    name, which FX would ignore next to a code, goes to 摘要 when it fits (80 wide) and is not there yet."""
+    name = out["nm_cstm"].where(lacking, "")
+    memo = out["rcj_slip"].astype(str)
+    named = lacking & name.ne("")
+    present = pd.Series(False, index=out.index)
+    if named.any():  # only the name-only customers' lines
+        present.loc[named] = pd.Series([n in m for m, n in zip(memo[named], name[named], strict=True)],
+                                       index=memo[named].index)
+    joined = memo.where(memo.eq(""), memo + " ") + name
+    fits = fx_width(joined) <= RCJ_SLIP_WIDTH
+    to_memo = named & ~present & fits
+    out.loc[to_memo, "rcj_slip"] = joined[to_memo]
+    out.loc[lacking, "cd_cstm"] = one_off
+    out.loc[lacking, "nm_cstm"] = ""
+    head = ("{nm_act}(cd_act {cd_act}) は FX で取引先別管理の科目 (is_usecstmldgr=1) のため、"
+            f"取引先コード(cd_cstm) を settings.yaml の one_off_customer_code {one_off} にして送ります")
+    found.add(named & (present | to_memo), "one_off_customer", column, value, lambda i: (
+        head.format(**i) + f" (随時の取引先「{i['value']}」: 取引先名は摘要(rcj_slip) に入れました){i['rows']}"),
+        account, notice=True)
+    found.add(named & ~present & ~fits, "one_off_customer", column, value, lambda i: (
+        head.format(**i) + f" (随時の取引先「{i['value']}」: 摘要(rcj_slip) が {RCJ_SLIP_WIDTH} 桁を超えるため"
+        f"取引先名は FX に残りません){i['rows']}。customers.yaml で取引先コードを割り当てると名前が残ります"),
+        account, notice=True)
+    found.add(lacking & ~named, "one_off_customer", column, value, lambda i: (
+        head.format(**i) + f" (取引先のない行){i['rows']}"), account, notice=True)
 
 
 def _tax(out: pd.DataFrame, found: _Findings, known: pd.Series, catcmtx: pd.Series, account: Mapping[str, pd.Series],
@@ -208,7 +277,7 @@ def _tax(out: pd.DataFrame, found: _Findings, known: pd.Series, catcmtx: pd.Seri
     out.loc[clear, "tax_amount"] = 0
 
     rates = masters.rate_table
-    check = known & ~clear & catcmtx.ne(2) & rate.ne(0) & out["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    check = known & ~clear & catcmtx.ne(2) & rate.ne(0) & out["date"].str.fullmatch(CODE_PATTERNS["ymd"])
     if not check.any() or rates.empty:
         return
     position = pd.Series(range(len(out)), index=out.index)

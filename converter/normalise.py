@@ -16,6 +16,7 @@ import pandas as pd
 
 from .config import Profile
 from .errors import Problem
+from .fx_rules import AMOUNT_LIMIT
 
 AMOUNT_FIELDS = ("dr_amount", "dr_tax_amount", "cr_amount", "cr_tax_amount")
 #: Lookup keys: trimmed (a stray space must not make a value "unmapped").
@@ -24,7 +25,6 @@ KEY_FIELDS = (
     "dr_account", "dr_sub_account", "dr_department", "dr_tax",
     "cr_account", "cr_sub_account", "cr_department", "cr_tax",
 )
-AMOUNT_LIMIT = 99_999_999_999
 
 _FULLWIDTH = str.maketrans(
     "０１２３４５６７８９，．－ー−＋（）￥　", "0123456789,.---+()¥ "

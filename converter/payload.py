@@ -25,10 +25,11 @@ import pandas as pd
 
 from .config import Settings
 from .errors import ConverterError, Problem
+from .fx_rules import MAX_JOURNO_READ
+from .fx_rules import MAX_LINES_PER_REQUEST as MAX_LINES_PER_REQUEST
 from .outputs import write_atomic
 
-MAX_LINES_PER_REQUEST = 2000
-JOURNO_READ_MAX = 999_999
+JOURNO_READ_MAX = MAX_JOURNO_READ
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,10 @@ def plan_chunks(docs: pd.DataFrame) -> tuple[pd.Series, list[Problem]]:
     return pd.Series(numbers, index=docs.index, dtype="int64"), problems
 
 
-_TEXT_FIELDS = ("cd_dep", "cd_act", "cd_auxact", "cd_cstm", "nm_cstm", "tptn", "tbptn")
+_TEXT_FIELDS = ("cd_dep", "nm_dep", "cd_act", "cd_auxact", "nm_auxact", "cd_cstm", "nm_cstm", "tptn", "tbptn")
 _NONZERO_FIELDS = ("is_reduce_cmtxrate", "cmtxrate", "is_autocalccmtx")
 _LINE_COLUMNS = ("doc", "pos_dsp", "side", *_TEXT_FIELDS, "amount", "tax_amount", *_NONZERO_FIELDS, "cat_purday",
-                 "rcj_slip")
+                 "ymd_purday1", "ymd_purday2", "rcj_slip")
 
 
 def _dumps(value: Any) -> str:
@@ -118,6 +119,7 @@ def _detail_columns(lines: pd.DataFrame) -> list[np.ndarray]:
         columns.append(_fragments(ints, _nonzero(name)))
     cat_purday = lines["cat_purday"].astype("Int64")
     columns.append(_fragments(cat_purday, lambda v: "" if v is pd.NA else f',"cat_purday":{int(v)}'))
+    columns += [_fragments(lines[name], _optional(name)) for name in ("ymd_purday1", "ymd_purday2")]
     memo = _optional("rcj_slip")
     columns.append(_fragments(lines["rcj_slip"], lambda v: memo(v) + "}"))  # the detail object ends here
     return columns

@@ -18,13 +18,21 @@ import pandas as pd
 
 from .config import Profile, Settings, load_profile, load_settings
 from .errors import ConfigError, Problem
-from .mapping import Mappings, Unmapped, apply_mappings, load_mappings
+from .mapping import Mappings, Unmapped, apply_mappings, load_mappings, purchase_dates
 from .masters import load_masters
-from .masters_check import apply_masters
+from .masters_check import apply_masters, unchecked_without_masters
 from .normalise import normalise
 from .payload import JOURNO_READ_MAX, Request, iter_requests, plan_chunks
 from .read import SourceFile, dedupe_inputs, read_inputs
-from .schema import RCJ_SLIP_WIDTH, cut_to_width, fx_width, validate_lines, validate_period, validate_slips
+from .schema import (
+    RCJ_SLIP_WIDTH,
+    company_rules,
+    cut_to_width,
+    fx_width,
+    validate_lines,
+    validate_period,
+    validate_slips,
+)
 from .slips import (
     DEBIT,
     Filters,
@@ -68,6 +76,8 @@ class Conversion:
     unmapped: tuple[Unmapped, ...]
     notices: tuple[Problem, ...]  # not errors: e.g. each 摘要 cut by --truncate-memo
     journos: Mapping[str, int] | None = field(default=None, repr=False)  # FX's journo per slip key
+    #: Without the FX master cache: the one statement of which rules were not checked, and how to.
+    unchecked: Problem | None = None
 
     @property
     def ok(self) -> bool:
@@ -149,6 +159,10 @@ def convert(
                                            max_age_days=settings.masters_max_age_days)
         problems += found
         notices += more
+    unchecked = None if masters is not None else unchecked_without_masters(mappings_dir, settings, options.use_masters)
+    lines, found = purchase_dates(lines, profile)
+    problems += found
+    problems += company_rules(lines, settings, profile)
 
     problems += validate_lines(lines, profile)
     balanced = lines[~lines["doc"].isin(row_problem_docs)]
@@ -170,7 +184,7 @@ def convert(
     return Conversion(
         files=files, settings=settings, mappings=mappings, profile=profile, lines=lines,
         documents=docs, skipped=skipped, problems=tuple(_dedupe(problems)),
-        unmapped=tuple(unmapped), notices=tuple(notices), journos=journos,
+        unmapped=tuple(unmapped), notices=tuple(notices), journos=journos, unchecked=unchecked,
     )
 
 

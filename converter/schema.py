@@ -16,16 +16,35 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .config import Profile
+from .config import Profile, Settings
 from .errors import Problem
-from .normalise import AMOUNT_LIMIT
-from .slips import CREDIT, DEBIT, MAX_LINES_PER_SIDE, document_codes
+from .fx_rules import (
+    AMOUNT_LIMIT,
+    CMTXRATE_MAX,
+    CMTXRATE_MIN,
+    CODE_PATTERNS,
+    MAX_LINES_PER_SIDE,
+    NM_CSTM_WIDTH,
+    RCJ_SLIP_WIDTH,
+    TBPTN_TPTN,
+    WIDE_CHAR,
+    WIDTHS,
+)
+from .slips import CREDIT, DEBIT, document_codes
 
-#: Characters FX counts as half-width (1); every other character counts 2.
-_WIDE = r"[^\x20-\x7e\uff61-\uff9f]"
+__all__ = [
+    "NM_CSTM_WIDTH",
+    "RCJ_SLIP_WIDTH",
+    "company_rules",
+    "cut_to_width",
+    "fx_width",
+    "validate_lines",
+    "validate_period",
+    "validate_slips",
+]
+
+_WIDE = WIDE_CHAR
 _WIDE_CHAR = re.compile(_WIDE)
-NM_CSTM_WIDTH = 40  # 取引先名: 全角 20 / 半角 40
-RCJ_SLIP_WIDTH = 80  # 元帳摘要: 全角 40 / 半角 80
 
 
 def fx_width(s: pd.Series) -> pd.Series:
@@ -74,6 +93,16 @@ RULES: dict[str, Rule] = {
         "nm_cstm", "customer",
         "取引先名(nm_cstm)が 40 桁 (全角 20 文字) を超えています。"
         "customers.yaml で取引先コードを割り当てるか、名前を短くしてください",
+    ),
+    "nm_dep_width": Rule(
+        "nm_dep", "department",
+        "部門名(nm_dep)が 40 桁 (全角 20 文字) を超えています (is_add_depmaster: 1 で FX に追加する部門の名前)。"
+        "部門名を短くするか、FX に部門を登録してから departments.yaml を直してください",
+    ),
+    "nm_auxact_width": Rule(
+        "nm_auxact", "sub_account",
+        "口座名(nm_auxact)が 40 桁 (全角 20 文字) を超えています (is_add_auxmaster: 1 で FX に追加する口座の名前)。"
+        "補助科目名を短くするか、FX に口座を登録してから accounts.yaml を直してください",
     ),
     "rcj_slip_width": Rule(
         "rcj_slip", "memo",
@@ -136,20 +165,30 @@ def _range(limit: int, name: str) -> pa.Check:
     return _check(lambda s: s.abs() <= limit, name)
 
 
+def _code(field: str, name: str) -> pa.Check:
+    return _blank_or(CODE_PATTERNS[field], name)
+
+
+def _width(field: str, name: str) -> pa.Check:
+    return _check(by_value(lambda s: fx_width(s) <= WIDTHS[field]), name)
+
+
 LINE_SCHEMA = pa.DataFrameSchema(
     {
         # "" is an unreadable date, already reported by the normaliser
-        "date": pa.Column(str, _blank_or(r"\d{4}-\d{2}-\d{2}", "ymd_tr_format")),
-        "cd_act": pa.Column(str, _blank_or(r"\d{4}", "cd_act_format")),
-        "cd_auxact": pa.Column(str, _blank_or(r"[0-9A-Z]{1,2}", "cd_auxact_format")),
-        "cd_dep": pa.Column(str, _blank_or(r"\d{3}", "cd_dep_format")),
-        "cd_cstm": pa.Column(str, _blank_or(r"\d{6}", "cd_cstm_format")),
-        "nm_cstm": pa.Column(str, _check(by_value(lambda s: fx_width(s) <= NM_CSTM_WIDTH), "nm_cstm_width")),
-        "rcj_slip": pa.Column(str, _check(by_value(lambda s: fx_width(s) <= RCJ_SLIP_WIDTH), "rcj_slip_width")),
-        "tptn": pa.Column(str, _blank_or(r"\d{1,2}", "tptn_format")),
-        "tbptn": pa.Column(str, _blank_or(r"\d{1,2}", "tbptn_format")),
-        "cmtxrate": pa.Column("Int64", _check(lambda s: s.isna() | s.between(0, 9999), "cmtxrate_range"),
-                              nullable=True),
+        "date": pa.Column(str, _code("ymd", "ymd_tr_format")),
+        "cd_act": pa.Column(str, _code("cd_act", "cd_act_format")),
+        "cd_auxact": pa.Column(str, _code("cd_auxact", "cd_auxact_format")),
+        "cd_dep": pa.Column(str, _code("cd_dep", "cd_dep_format")),
+        "cd_cstm": pa.Column(str, _code("cd_cstm", "cd_cstm_format")),
+        "nm_cstm": pa.Column(str, _width("nm_cstm", "nm_cstm_width")),
+        "nm_dep": pa.Column(str, _width("nm_dep", "nm_dep_width"), required=False),
+        "nm_auxact": pa.Column(str, _width("nm_auxact", "nm_auxact_width"), required=False),
+        "rcj_slip": pa.Column(str, _width("rcj_slip", "rcj_slip_width")),
+        "tptn": pa.Column(str, _code("tptn", "tptn_format")),
+        "tbptn": pa.Column(str, _code("tbptn", "tbptn_format")),
+        "cmtxrate": pa.Column("Int64", _check(lambda s: s.isna() | s.between(CMTXRATE_MIN, CMTXRATE_MAX),
+                                              "cmtxrate_range"), nullable=True),
         "amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_tr_range")),
         "tax_amount": pa.Column("int64", _range(AMOUNT_LIMIT, "amnt_cmtx_range")),
         "pos_dsp": pa.Column("int64", _check(lambda s: s.between(1, MAX_LINES_PER_SIDE), "pos_dsp_range")),
@@ -250,3 +289,51 @@ def validate_period(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
                 f"書出期間が 1 年を超えています ({start:%Y-%m-%d} 〜 {ymd.max():%Y-%m-%d}、"
                 f"{late['doc'].nunique()} 帳票が {limit:%Y-%m-%d} 以降)。1 年以内の期間で書き出してください")
     ]
+
+
+# --------------------------------------------------------------------------- company settings
+
+#: Which 課税区分 produce tax is in the reference's 別表, which it does not include: tptn "" and "0"
+#: (対象外) are taken as "no tax arises", every other 課税区分 as taxable.
+_NO_TAX_TPTN = ("", "0")
+
+
+def company_rules(lines: pd.DataFrame, settings: Settings, profile: Profile) -> list[Problem]:
+    """Rules that depend on FX company settings the API does not expose, stated in settings.yaml
+    (``fx_tax_return``, ``fx_tax_exclusive``, ``fx_main_business``; fx_rules.COMPANY_RULES)."""
+    if lines.empty:
+        return []
+    taxable = ~lines["tptn"].isin(_NO_TAX_TPTN)
+    rate = lines["cmtxrate"].astype("Int64").fillna(0)
+    checks: list[tuple[pd.Series, str, str]] = []
+    if settings.fx_tax_return:
+        why = "settings.yaml の fx_tax_return: 1 (FX で消費税申告書を作成する) のため"
+        # a line whose 税区分 the masters check removed (no tax on the account) keeps its source text
+        checks.append((lines["tptn"].eq("") & lines["tax"].eq(""), "tptn_required",
+                       f"{why}課税区分(tptn) が必須です。{profile.source_name}で税区分を入れて書き出してください "
+                       '(消費税のかからない行は tax.yaml で tptn: "0" の税区分に)'))
+        checks.append((taxable & rate.eq(0), "cmtxrate_required",
+                       f"{why}課税区分(tptn) が課税の行には消費税率(cmtxrate) が必須です。tax.yaml の税区分に "
+                       "cmtxrate (税率×100) を書いてください"))
+        if settings.fx_tax_exclusive:
+            checks.append((taxable & lines["tax_amount"].eq(0), "amnt_cmtx_required",
+                           "settings.yaml の fx_tax_return: 1 と fx_tax_exclusive: 1 (税抜経理) のため、"
+                           "課税の行には消費税額(amnt_cmtx) が必須です。"
+                           f"{profile.source_name}で消費税額を入れて書き出してください"))
+    if settings.fx_main_business:
+        checks.append((lines["tptn"].isin(TBPTN_TPTN) & lines["tbptn"].eq(""), "tbptn_required",
+                       "settings.yaml の fx_main_business: 1 (FX で主たる事業区分を管理する) のため、課税区分(tptn) "
+                       f"{' / '.join(TBPTN_TPTN)} の行には事業区分(tbptn) が必須です。"
+                       "tax.yaml の税区分に tbptn を書いてください"))
+    problems = []
+    for mask, rule, message in checks:
+        if not mask.any():
+            continue
+        hit = lines.loc[mask, ["_file", "_row", "doc", "side", "tax"]]
+        for (_, tax), group in hit.groupby(["_file", "tax"], sort=True):
+            first = group.iloc[0]
+            rows = ", ".join(map(str, group["_row"].head(10))) + (" …" if len(group) > 10 else "")
+            column = profile.source_column(SIDE_SOURCE[int(first["side"])] + "tax")
+            problems.append(Problem(str(first["_file"]), int(first["_row"]), column, str(tax), rule,
+                                    f"{message} ({len(group)} 行: {rows})", document=str(first["doc"])))
+    return problems

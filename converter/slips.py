@@ -20,8 +20,10 @@ import pandas as pd
 
 from .config import Profile
 from .errors import Problem
+from .fx_rules import CREDIT as CREDIT
+from .fx_rules import DEBIT as DEBIT
+from .fx_rules import MAX_LINES_PER_SIDE
 
-MAX_LINES_PER_SIDE = 60
 SIDE_FIELDS = ("account", "sub_account", "department", "tax", "amount", "tax_amount")
 #: Fields whose change means the document changed (content hash), in a fixed order.
 HASH_FIELDS = (
@@ -30,7 +32,6 @@ HASH_FIELDS = (
     "cr_account", "cr_sub_account", "cr_department", "cr_tax", "cr_amount", "cr_tax_amount",
     "memo",
 )
-DEBIT, CREDIT = 1, 0
 
 
 def document_codes(keys: pd.Series, *, together: bool = False) -> tuple[np.ndarray, np.ndarray]:
