@@ -109,7 +109,8 @@ def test_cat_purday_1_and_3_send_the_purchase_date(tmp_path: Path, write_csv: Wr
         '- {tax: 仕入日, tptn: "11", cmtxrate: 1000, cat_purday: 1}',
         '- {tax: 仕入月分, tptn: "11", cmtxrate: 1000, cat_purday: 3}',
         '- {tax: 仕入不要, tptn: "11", cmtxrate: 1000, cat_purday: 9}', ""]))
-    rows = [purchase(doc, tax, date="2026/10/17") for doc, tax in (("P1", "仕入日"), ("P2", "仕入月分"), ("P3", "仕入不要"))]
+    taxes = (("P1", "仕入日"), ("P2", "仕入月分"), ("P3", "仕入不要"))
+    rows = [purchase(doc, tax, date="2026/10/17") for doc, tax in taxes]
     lines = [d for d in details(convert([write_csv(rows)], folder)) if d["cd_act"] == "5211"]
     assert [(d["cat_purday"], d.get("ymd_purday1"), d.get("ymd_purday2")) for d in lines] == [
         (1, "2026-10-17", None), (3, "2026-10-01", None), (9, None, None)]
@@ -195,7 +196,8 @@ def test_one_off_customer_code_takes_the_name_to_the_memo(tmp_path: Path, write_
         "摘要(rcj_slip) に入れました) (1 行: 2)",
         "売掛金(cd_act 1161) は FX で取引先別管理の科目 (is_usecstmldgr=1) のため、取引先コード(cd_cstm) を "
         "settings.yaml の one_off_customer_code 999999 にして送ります (随時の取引先「佐藤商事」: 摘要(rcj_slip) が "
-        "80 桁を超えるため取引先名は FX に残りません) (1 行: 3)。customers.yaml で取引先コードを割り当てると名前が残ります",
+        "80 桁を超えるため取引先名は FX に残りません) (1 行: 3)。"
+        "customers.yaml で取引先コードを割り当てると名前が残ります",
     ]
     emu = Emulator()
     assert [r.outcome for r in send(result, emu)] == ["stored"]
@@ -242,7 +244,8 @@ def test_tax_return_needs_tptn_and_rates(tmp_path: Path, write_csv: WriteCsv) ->
     set_settings(folder, fx_tax_return=1)
     (p,) = convert([write_csv(rows)], folder).problems
     assert (p.row, p.column, p.rule) == (2, "借方税区分", "tptn_required")
-    assert p.message.startswith("settings.yaml の fx_tax_return: 1 (FX で消費税申告書を作成する) のため課税区分(tptn) が必須です")
+    assert p.message.startswith(
+        "settings.yaml の fx_tax_return: 1 (FX で消費税申告書を作成する) のため課税区分(tptn) が必須です")
     replace_table(folder, "tax", '- {tax: 対象外, tptn: "0"}\n- {tax: 課税売上10%, tptn: "1"}\n')
     (p,) = convert([write_csv([sale()])], folder).problems
     assert (p.column, p.value, p.rule) == ("貸方税区分", "課税売上10%", "cmtxrate_required")
