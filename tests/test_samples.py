@@ -101,6 +101,68 @@ def test_body_totals_equal_source_totals_by_account_and_rate(name: str, header: 
     assert drop_zero(body_rates) == drop_zero(source_rates)
 
 
+def _line_key(cd_act: str, cd_auxact: str, side: int, amount: int, tax_amount: int, cd_dep: str, cd_cstm: str,
+              nm_cstm: str, tax: dict[str, object], memo: str) -> tuple[object, ...]:
+    return (cd_act, cd_auxact, side, amount, tax_amount, cd_dep, cd_cstm, nm_cstm, tax.get("tptn", ""),
+            tax.get("tbptn", ""), tax.get("cmtxrate", 0), tax.get("is_reduce_cmtxrate", 0), tax.get("cat_purday"), memo)
+
+
+def _source_lines(path: Path, header: bool) -> Counter[tuple[object, ...]]:
+    """Every detail line the source rows and the mapping YAML call for, worked out without the
+    converter: account, 口座, side, amount, 消費税額, 部門, 取引先 (code, or name only), tax fields, 摘要."""
+    load = lambda table: yaml.safe_load((MAPPINGS / f"{table}.yaml").read_text("utf-8"))  # noqa: E731
+    accounts = {(a["account"], a.get("sub_account", "")): a for a in load("accounts")}
+    taxes = {t["tax"]: t for t in load("tax")}
+    departments = {d["department"]: d["cd_dep"] for d in load("departments")}
+    by_code = {c["customer_code"]: c["cd_cstm"] for c in load("customers") if "customer_code" in c}
+    by_name = {c["customer"]: c["cd_cstm"] for c in load("customers") if "customer_code" not in c}
+    frame = pd.read_csv(path, encoding="cp932", dtype=str, keep_default_na=False, header=0 if header else None)
+    if not header:  # yayoi positions → jobcan names (no 取引先 columns)
+        frame = frame.rename(columns={1: "帳票番号", 3: "取引日", 4: "借方勘定科目", 5: "借方補助科目", 6: "借方部門",
+                                      7: "借方税区分", 8: "借方金額", 9: "借方消費税額", 10: "貸方勘定科目",
+                                      11: "貸方補助科目", 12: "貸方部門", 13: "貸方税区分", 14: "貸方金額",
+                                      15: "貸方消費税額", 16: "摘要"})
+        frame["取引種別"] = frame["取引先コード"] = frame["取引先名"] = ""
+    document = frame["取引種別"] + "|" + frame["帳票番号"] + "|" + frame["取引日"]
+    zero = {d for d, g in frame.groupby(document) if sum(_amount(a) for a in g["借方金額"]) == 0}  # 0円: skipped
+    lines: Counter[tuple[object, ...]] = Counter()
+    for doc, record in zip(document, frame.to_dict("records"), strict=True):
+        if doc in zero:
+            continue
+        code, name = record["取引先コード"].strip(), record["取引先名"].strip()
+        cd_cstm = by_code.get(code, "") if code else by_name.get(name, "")
+        nm_cstm = name if not cd_cstm else ""  # unmapped_customer: name_only
+        for prefix, side in (("借方", 1), ("貸方", 0)):
+            account = record[prefix + "勘定科目"].strip()
+            if not account or account == "諸口":
+                continue
+            entry = accounts.get((account, record[prefix + "補助科目"].strip())) or accounts[(account, "")]
+            tax = taxes.get(record[prefix + "税区分"].strip(), {})
+            lines[_line_key(entry["cd_act"], entry.get("cd_auxact", ""), side, _amount(record[prefix + "金額"]),
+                            _amount(record[prefix + "消費税額"]), departments.get(record[prefix + "部門"].strip(), ""),
+                            cd_cstm, nm_cstm, tax, record["摘要"])] += 1
+    return lines
+
+
+def _body_lines(body_list: list[dict[str, object]]) -> Counter[tuple[object, ...]]:
+    lines: Counter[tuple[object, ...]] = Counter()
+    for body in body_list:
+        for slip in body["slips"]:  # type: ignore[attr-defined]
+            for d in slip["detail"]:
+                key = _line_key(d["cd_act"], d.get("cd_auxact", ""), d["is_ocr_dc"], d["amnt_tr"],
+                                d.get("amnt_cmtx", 0), d.get("cd_dep", ""), d.get("cd_cstm", ""),
+                                d.get("nm_cstm", ""), d, d.get("rcj_slip", ""))
+                lines[key] += 1
+    return lines
+
+
+@pytest.mark.parametrize(("name", "header"), [("jobcan-2026-10.csv", True), ("yayoi-2026-10.csv", False)])
+def test_every_body_line_is_what_the_source_row_and_mappings_say(name: str, header: bool) -> None:
+    """Per line, not only totals: amnt_cmtx, 部門, 取引先, tptn/rates and 摘要 from the raw file."""
+    expected, actual = _source_lines(SAMPLES / name, header), _body_lines(bodies(name))
+    assert actual == expected, (sorted(actual - expected)[:3], sorted(expected - actual)[:3])
+
+
 def test_jobcan_sample_shape() -> None:
     result = convert([SAMPLES / "jobcan-2026-10.csv"], MAPPINGS)
     summary = result.summary()
