@@ -1196,7 +1196,10 @@ def write_samples_readme(
         f"{month['slips'] - month['documents'] + len(month['zero'])} extra from splitting the "
         "65-line document into 60 + 5 lines per side). 破棄/失注 documents are converted like "
         "the others (Jobcan links them regardless of status); a warning is welcome. Name-only "
-        "customers go as `nm_cstm` without `cd_cstm` (settings `unmapped_customer: name_only`).",
+        "customers go as `nm_cstm` without `cd_cstm` (settings `unmapped_customer: name_only`) on "
+        "accounts FX does not manage by customer; on 売掛金/買掛金 (`is_usecstmldgr=1`, where FX requires "
+        "`cd_cstm`) they go under `one_off_customer_code` (999999 その他) with the name in 摘要, once "
+        "a master cache is pulled (`converter masters pull`).",
         "",
         "The `.xlsx` holds the same rows on its first sheet with 取引日 as real date cells and "
         "the four amount columns as numeric cells (`#,##0`); the 摘要 `=HYPERLINK(…` is a text "
@@ -1214,7 +1217,9 @@ def write_samples_readme(
         " first / middle / last line of a multi-line 伝票 (two-rate invoices, receipts with a "
         "振込手数料 line — one-sided lines — and 3–5-line purchases). タイプ `0`, 付箋 `0`, 調整 "
         "`no`. Same account / tax / department names as the jobcan sample, so the same mappings "
-        f"apply. Expected: no problems, {slips_y} slips, every 伝票 balances.",
+        f"apply. Expected: no problems, {slips_y} slips, every 伝票 balances. The layout has no 取引先: "
+        "with a master cache, the 売掛金/買掛金 lines (FX requires `cd_cstm` there) go under "
+        "`one_off_customer_code` from `settings.yaml`.",
         "",
         "## `broken-2026-10.csv`",
         "",
