@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .fx_rules import CODE_HINTS, COMPANY_RULES, is_code
+from .fx_rules import CODE_HINTS, COMPANY_RULES, FLAGS_0_1, is_code
 
 BUILTIN_PROFILES = Path(__file__).parent / "profiles"
 
@@ -135,12 +135,12 @@ def load_settings(mappings_dir: Path) -> Settings:
     for key in ("ocode", "cd_coopsystem"):
         if not isinstance(data.get(key), str) or not data.get(key):
             problems.append(f"{key}: 必須です (文字列で書いてください)")
-    if isinstance(data.get("cd_coopsystem"), str) and len(data["cd_coopsystem"]) != 2:
+    if isinstance(data.get("cd_coopsystem"), str) and not is_code("cd_coopsystem", data["cd_coopsystem"]):
         problems.append(f"cd_coopsystem: 2 文字のシステムコードです ('{data['cd_coopsystem']}')")
     if data.get("unmapped_customer", "name_only") not in ("name_only", "error"):
         problems.append("unmapped_customer: name_only か error を指定してください")
     for key in ("is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", *(r.key for r in COMPANY_RULES)):
-        if data.get(key, 0) not in (0, 1):
+        if data.get(key, 0) not in FLAGS_0_1:
             problems.append(f"{key}: 0 か 1 を指定してください ('{data[key]}')")
     one_off = data.get("one_off_customer_code", "")
     if one_off != "" and not is_code("cd_cstm", one_off):

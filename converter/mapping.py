@@ -255,7 +255,9 @@ def apply_mappings(
 def _master_names(out: pd.DataFrame, settings: Settings) -> None:
     """``nm_dep`` / ``nm_auxact`` / ``nm_cstm`` next to a code FX may add to its master
     (``is_add_*master: 1``): the source's name, so FX never creates a nameless 部門/口座/取引先.
-    The reference: a name sent with a code FX already has is not used, so it is harmless there."""
+    The reference: a name sent with a code FX already has is not used (「入力値は無視され」), so it is
+    harmless there. Its next words (「システムに登録されている部門名が更新される」) could be read as FX
+    updating its stored name; the reference says no more, and the name sent is the source's own."""
     out["nm_dep"] = out["department"].where(out["cd_dep"].ne(""), "") if settings.is_add_depmaster else ""
     out["nm_auxact"] = (out["sub_account"].where(out["cd_auxact"].ne(""), "") if settings.is_add_auxmaster
                         else "")

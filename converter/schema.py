@@ -89,6 +89,16 @@ RULES: dict[str, Rule] = {
         "cd_cstm", "customer",
         "取引先コード(cd_cstm)が半角数字 6 桁ではありません。customers.yaml を直してください",
     ),
+    "cd_fbcat_format": Rule(
+        "cd_fbcat", "account",
+        "収支区分(cd_fbcat)は '01'〜'12' です (FX の資金相手科目の初期値)。FX の設定を確認して converter masters pull "
+        "を実行してください",
+    ),
+    "cd_fbbdcat_format": Rule(
+        "cd_fbbdcat", "account",
+        "内訳区分(cd_fbbdcat)は '01'〜'99' です (FX の資金相手科目の初期値)。"
+        "FX の設定を確認して converter masters pull を実行してください",
+    ),
     "nm_cstm_width": Rule(
         "nm_cstm", "customer",
         "取引先名(nm_cstm)が 40 桁 (全角 20 文字) を超えています。"
@@ -183,6 +193,9 @@ LINE_SCHEMA = pa.DataFrameSchema(
         "cd_cstm": pa.Column(str, _code("cd_cstm", "cd_cstm_format")),
         "nm_cstm": pa.Column(str, _width("nm_cstm", "nm_cstm_width")),
         "nm_dep": pa.Column(str, _width("nm_dep", "nm_dep_width"), required=False),
+        # slip fields, on every line of a slip; present only after the masters check (資金相手科目 defaults)
+        "cd_fbcat": pa.Column(str, _code("cd_fbcat", "cd_fbcat_format"), required=False),
+        "cd_fbbdcat": pa.Column(str, _code("cd_fbbdcat", "cd_fbbdcat_format"), required=False),
         "nm_auxact": pa.Column(str, _width("nm_auxact", "nm_auxact_width"), required=False),
         "rcj_slip": pa.Column(str, _width("rcj_slip", "rcj_slip_width")),
         "tptn": pa.Column(str, _code("tptn", "tptn_format")),

@@ -282,3 +282,18 @@ def test_every_rule_id_is_listed_in_the_readme() -> None:
                         "tbptn_required", "customer_required", "one_off_customer", "masters_missing"}
     ids |= {i.strip() for key in MASTER_RULES for i in key.split("/")}
     assert sorted(i for i in ids if f"`{i}`" not in section) == []
+
+
+def test_fund_categories_sent_must_be_in_the_references_ranges(tmp_path: Path, write_csv: WriteCsv) -> None:
+    folder = with_masters(make_mappings(tmp_path / "m"))
+    cache = folder / "masters" / "tc09999001.json"
+    data = json.loads(cache.read_text("utf-8"))
+    for account in data["accounts"]:
+        if account["cd_act"] == "1161":
+            account["cd_fbcat_cc"] = "13"  # the reference: 収支区分 '01'〜'12'
+    data["fundbalancebreakdowns"].append({"cd_fbcat": "13", "nm_fbcat": "x", "cd_fbbdcat": "02", "nm_fbbdcat": "y"})
+    cache.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    receipt = sale(kind="入金", dr="普通預金", dr_sub="みずほ銀行", dr_tax="", cr="売掛金", cr_tax="", cr_dep="",
+                   cr_taxamt="")
+    result = convert([write_csv([receipt])], folder)
+    assert sorted({(p.rule, p.value) for p in result.problems}) == [("cd_fbcat_format", "13")]
