@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from .errors import ConfigError
 from .fx_rules import CODE_HINTS, COMPANY_RULES, FLAGS_0_1, is_code
+from .keys import IDENTITIES, Identity
 
 BUILTIN_PROFILES = Path(__file__).parent / "profiles"
 
@@ -181,6 +182,7 @@ class Profile:
     sundry_accounts: tuple[str, ...] = ("諸口",)
     #: What the source is called in advice to the user (「ジョブカンで…書き出し直して」 is wrong for 弥生).
     source_name: str = "ジョブカン"
+    identity: Identity = "kind_no"  # what names a document in the ledger (converter.keys)
     path: Path = field(default=Path(), compare=False)
 
     def source_column(self, canonical: str) -> str:
@@ -196,6 +198,7 @@ class Profile:
 _PROFILE_KEYS = {
     "name", "style", "header", "encoding", "columns", "required", "date_format",
     "default_kind", "closed_values", "sundry_accounts", "description", "source_name",
+    "default_kind", "closed_values", "sundry_accounts", "description", "identity",
 }
 
 
@@ -243,6 +246,12 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
         else:
             want = "見出し名 (文字列かそのリスト)" if header else "1 から始まる列番号"
             problems.append(f"columns.{key}: {want} を指定してください ('{spec}')")
+    # A 弥生 file may leave 伝票No empty (the number is then the 伝票's position) and numbers per
+    # 会計年度: its documents keep the date in their identity (converter.keys).
+    identity = data.get("identity", "kind_no_date" if style == "yayoi" else "kind_no")
+    if identity not in IDENTITIES:
+        problems.append(f"identity: {' か '.join(IDENTITIES)} を指定してください ('{identity}')")
+        identity = "kind_no"
     required = tuple(data.get("required", ()))
     for key in required:
         if key not in columns:
@@ -263,6 +272,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
         date_format=str(data.get("date_format", "%Y/%m/%d")),
         default_kind=str(data.get("default_kind", "")),
         source_name=str(data.get("source_name", Profile.source_name)),
+        identity=cast("Identity", identity),
         path=path,
         **extra,
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from .keys import correction_key, correction_number
 from .ledger import DocumentInfo, DocumentRecord, Ledger
 from .pipeline import Conversion
 from .schema import RCJ_SLIP_WIDTH, cut_to_width
@@ -57,8 +58,7 @@ def _groups(chain: Sequence[DocumentRecord]) -> list[list[DocumentRecord]]:
     """Correction groups in order (the original is ``chain[0]``)."""
     by_number: dict[int, list[DocumentRecord]] = {}
     for record in chain[1:]:
-        suffix = record.key.rsplit("|", 1)[1]
-        by_number.setdefault(int(suffix[2:]), []).append(record)
+        by_number.setdefault(correction_number(record.key), []).append(record)
     return [by_number[n] for n in sorted(by_number)]
 
 
@@ -142,9 +142,10 @@ def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], pl
     number = len(groups) + 1
     members = []
     if effective is not None:
-        members.append((f"{key}|取消{number}", _reversal_info(key, effective, number), "", effective.key))
+        members.append((correction_key(key, "reversal", number), _reversal_info(key, effective, number), "",
+                        effective.key))
     if here is not None:
-        members.append((f"{key}|訂正{number}", _replacement_info(key, here, number), key, ""))
+        members.append((correction_key(key, "replacement", number), _replacement_info(key, here, number), key, ""))
     _add(plan, members)
     return "correct"
 
@@ -166,14 +167,15 @@ def _resend_group(key: str, here: DocumentInfo | None, chain: list[DocumentRecor
 
 
 def _reversal_info(parent: str, reversed_: DocumentRecord, number: int, key: str = "") -> DocumentInfo:
-    return DocumentInfo(key=key or f"{parent}|取消{number}", content_hash=reversed_.content_hash,
+    return DocumentInfo(key=key or correction_key(parent, "reversal", number), content_hash=reversed_.content_hash,
                         kind=reversed_.kind, doc_no=reversed_.doc_no, ymd=reversed_.ymd,
                         amount=-reversed_.amount, parent=parent, role="reversal")
 
 
 def _replacement_info(parent: str, here: DocumentInfo, number: int, key: str = "") -> DocumentInfo:
-    return DocumentInfo(key=key or f"{parent}|訂正{number}", content_hash=here.content_hash, kind=here.kind,
-                        doc_no=here.doc_no, ymd=here.ymd, amount=here.amount, parent=parent, role="replacement")
+    return DocumentInfo(key=key or correction_key(parent, "replacement", number), content_hash=here.content_hash,
+                        kind=here.kind, doc_no=here.doc_no, ymd=here.ymd, amount=here.amount, parent=parent,
+                        role="replacement")
 
 
 def _add_new(plan: Plan, key: str, info: DocumentInfo) -> None:

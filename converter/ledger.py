@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from converter.errors import LedgerError
+from converter.keys import document_key
 from converter.ledger_answers import Answers
 from converter.ledger_batches import (
     DOC_SELECT,
@@ -72,7 +73,6 @@ from converter.ledger_records import (
     Event,
     chunks,
     default_ledger_path,
-    document_key,
     refreshed,
     shorten,
     unique,

@@ -27,10 +27,34 @@ from converter.ledger_records import (
     current_user,
     init_meta,
     insert_events,
+    migrate,
+    needs_upgrade,
     shadow_legacy,
     shorten,
     unique,
 )
+
+
+def _upgraded_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """A read-only ledger of an earlier release that the upgrade would re-key (document identity)
+    is read as a copy in memory, upgraded there (the file is not touched): its keys are then those
+    of this release. Any other ledger is read as it is (version 1/2: see shadow_legacy)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    if "meta" not in tables or "documents" not in tables or not needs_upgrade(conn):
+        return conn
+    version = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    if version is None or not str(version[0]).isdigit() or int(version[0]) > SCHEMA_VERSION:
+        return conn  # a newer release's ledger: _check_meta says so
+    copy = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.backup(copy)
+        migrate(copy)
+    except BaseException:
+        copy.close()
+        raise
+    finally:
+        conn.close()
+    return copy
 
 
 class LedgerFile:
@@ -71,6 +95,7 @@ class LedgerFile:
             elif readonly:
                 conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                        isolation_level=None, timeout=10.0)
+                conn = _upgraded_copy(conn)
             else:
                 conn = connect_rw(path, ocode)
         except sqlite3.Error as err:

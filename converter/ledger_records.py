@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 from converter.errors import LedgerError
 from converter.fx_rules import MAX_JOURNO as MAX_JOURNO
 from converter.fx_rules import MAX_JOURNO_READ as MAX_JOURNO_READ
+from converter.keys import LEDGER_IDENTITY
 from converter.ledger_lock import private_umask
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ STATUS_LABELS: Final[dict[str, str]] = {
 ACTION_LABELS: Final[dict[str, str]] = {  # 操作種別 for the history display
     "register": "登録", "send": "連携", "retry": "再連携", "done": "連携完了", "error": "エラー",
     "unknown": "要確認", "unsent": "未送信に戻す", "recover": "中断からの復旧",
-    "resolve": "確認結果の登録", "forget": "削除",
+    "resolve": "確認結果の登録", "forget": "削除", "migrate": "キー形式の移行",
 }
 
 CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
@@ -123,30 +124,46 @@ def connect_rw(path: Path, ocode: str) -> sqlite3.Connection:
                 init_meta(conn, ocode)
                 conn.execute("COMMIT")
             else:
-                _migrate(conn)
+                migrate(conn)
         except BaseException:
             conn.close()
             raise
     return conn
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Older ledgers gain the correction columns (version 2) and the batch tables (version 3) in
-    one transaction; their rows stay as they are (a document outside every batch is read from its
-    own row)."""
+def _missing_columns(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     have = {(table, r[1]) for table in ("documents", "events")
             for r in conn.execute(f"PRAGMA table_info({table})")}
-    missing = {name: spec for name, spec in ADDED_COLUMNS.items() if name not in have}
-    if not missing:
+    return {name: spec for name, spec in ADDED_COLUMNS.items() if name not in have}
+
+
+def needs_upgrade(conn: sqlite3.Connection) -> bool:
+    """Whether a ledger (with a meta table) lacks a step of :func:`migrate`."""
+    identity = conn.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()
+    return identity is None or identity[0] != LEDGER_IDENTITY or bool(_missing_columns(conn))
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Older ledgers gain the correction columns (version 2), the batch tables (version 3) and
+    document identity 取引種別 + 帳票番号 (meta ``identity``, :mod:`converter.ledger_identity`) in
+    one transaction; their rows otherwise stay as they are (a document outside every batch is read
+    from its own row). Each step is idempotent and checked inside the transaction (two processes
+    may open an old ledger at once)."""
+    if not needs_upgrade(conn):
         return
+    from converter.ledger_identity import migrate_identity  # (it reads batches: ledger_batches imports us)
+
     conn.execute("BEGIN IMMEDIATE")
     try:
+        missing = _missing_columns(conn)
         for (table, name), spec in missing.items():
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {spec}")
         for statement in BATCH_SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+        if missing:
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+        migrate_identity(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -171,7 +188,7 @@ def init_meta(conn: sqlite3.Connection, ocode: str) -> None:
     """The counters and identity of a new ledger."""
     conn.executemany(
         "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
-        [("schema_version", str(SCHEMA_VERSION)), ("ocode", ocode),
+        [("schema_version", str(SCHEMA_VERSION)), ("ocode", ocode), ("identity", LEDGER_IDENTITY),
          ("next_journo_read", "1"), ("next_journo", "1")],
     )
 
@@ -204,11 +221,6 @@ def refreshed(info: DocumentInfo | None) -> tuple[Any, ...]:
 def default_ledger_path(mappings_dir: Path, ocode: str) -> Path:
     """``<mappings_dir>/../ledgers/<ocode>.sqlite``: one ledger per company, beside the mappings."""
     return Path(mappings_dir).parent / "ledgers" / f"{ocode}.sqlite"
-
-
-def document_key(kind: str, doc_no: str, ymd: str) -> str:
-    """A document's ledger key: 取引種別 | 帳票番号 | 取引日 (callers may build their own)."""
-    return f"{kind}|{doc_no}|{ymd}"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .config import Settings
 from .errors import ConverterError, Problem
 from .fx_rules import MAX_JOURNO_READ
 from .fx_rules import MAX_LINES_PER_REQUEST as MAX_LINES_PER_REQUEST
+from .keys import parse
 from .outputs import write_atomic
 
 JOURNO_READ_MAX = MAX_JOURNO_READ
@@ -59,7 +60,7 @@ def plan_chunks(docs: pd.DataFrame) -> tuple[pd.Series, list[Problem]]:
     problems = []
     for doc, size, file, row in docs.loc[sizes > MAX_LINES_PER_REQUEST, ["doc", "lines", "file", "row"]].itertuples(
             index=False, name=None):
-        problems.append(Problem(str(file), int(row), "", doc.split("|")[1], "request_size",
+        problems.append(Problem(str(file), int(row), "", parse(doc).doc_no, "request_size",
                                 f"1 帳票の明細が {size} 行あり、1 回の送信上限 {MAX_LINES_PER_REQUEST} "
                                 "明細を超えます。帳票を分けてください", document=doc))
     # Greedy packing, one request at a time: the documents that fit are found by bisection on the

@@ -28,6 +28,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.utils import get_column_letter
 
 from .errors import ConverterError
+from .keys import SEP, parse
 from .outputs import replace_atomically
 from .pipeline import Conversion
 from .review_style import (
@@ -118,12 +119,14 @@ def _workbook(conversion: Conversion, responses: Sequence[FXMessage] | None,
     _write_frame(wb, styles, PROBLEMS, *_problems_frame(conversion), max_rows_per_sheet)
     _write_frame(wb, styles, UNMAPPED, *_unmapped_frame(conversion), max_rows_per_sheet)
     _write_frame(wb, styles, SKIPPED, *_skipped_frame(conversion), max_rows_per_sheet)
+    # A key names the 取引日 only where the profile keeps it in a document's identity (keys.py).
+    day = _days(conversion) if corrections or responses else {}
     if corrections:
-        cols, frame = _corrections_frame(corrections)
+        cols, frame = _corrections_frame(corrections, day)
         _write_frame(wb, styles, CORRECTIONS, cols, frame, max_rows_per_sheet,
                      (frame["区分"] != "訂正済み").tolist())
     if responses is not None:
-        cols, frame = _responses_frame(responses)
+        cols, frame = _responses_frame(responses, day)
         hot = (frame["種別"] == "エラー").tolist()
         _write_frame(wb, styles, RESPONSES, cols, frame, max_rows_per_sheet, hot)
     return wb
@@ -335,8 +338,7 @@ def _frame(cols: Sequence[_Col], rows: list[tuple[Any, ...]]) -> tuple[list[_Col
 
 
 def _doc_no(key: str) -> str:
-    parts = key.split("|")
-    return parts[1] if len(parts) > 1 else key
+    return parse(key).doc_no if SEP in key else key
 
 
 def _problems_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
@@ -372,33 +374,40 @@ def _skipped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
                                  sk["amount"].astype(int), sk["file"], sk["rows"], strict=True)))
 
 
-def _corrections_frame(rows: Sequence[tuple[str, str, str]]) -> tuple[list[_Col], pd.DataFrame]:
+def _days(conversion: Conversion) -> dict[str, str]:
+    """Each document's 取引日 in the export, by key."""
+    docs = conversion.documents
+    return dict(zip(docs["doc"].tolist(), docs["date"].tolist(), strict=True)) if len(docs) else {}
+
+
+def _corrections_frame(rows: Sequence[tuple[str, str, str]], day: dict[str, str]) -> tuple[list[_Col], pd.DataFrame]:
     cols = (_Col("区分"), _Col("取引種別"), _Col("帳票番号"), _Col("取引日", kind="date"),
             _Col("対応", kind="wrap", cap=80))
     out = []
     for category, key, action in rows:
-        parts = ([*key.split("|"), "", "", ""])[:3]
-        out.append((category, parts[0], parts[1], _date(parts[2]), action))
+        parts = parse(key)
+        out.append((category, parts.kind, parts.doc_no, _date(day.get(key, parts.ymd)), action))
     return _frame(cols, out)
 
 
-def _responses_frame(responses: Sequence[FXMessage]) -> tuple[list[_Col], pd.DataFrame]:
+def _responses_frame(responses: Sequence[FXMessage], day: dict[str, str]) -> tuple[list[_Col], pd.DataFrame]:
     cols = (_Col("種別"), _Col("連携番号", "journo_read", "number"), _Col("帳票番号"),
             _Col("取引日", kind="date"), _Col("伝票", "groupno", "number"), _Col("明細", "lineno", "number"),
             _Col("貸借", "is_ocr_dc"), _Col("ファイル", cap=40), _Col("行", kind="number"),
             _Col("内容", kind="wrap", cap=80))
     rows = []
     for r in responses:
-        parts = r.doc.split("|")
         side = {1: "借", 0: "貸"}.get(r.is_ocr_dc) if r.is_ocr_dc is not None else None
-        day = _date(parts[2]) if len(parts) > 2 else None
-        rows.append(("エラー" if r.kind == "error" else "みなし", r.journo_read or None, r.doc_no, day,
+        when = _date(day.get(r.doc) or parse(r.doc).ymd) if r.doc else None
+        rows.append(("エラー" if r.kind == "error" else "みなし", r.journo_read or None, r.doc_no, when,
                      r.groupno, r.lineno, side, r.file or None, r.row, r.content))
     return _frame(cols, rows)
 
 
 def _date(text: str) -> Any:
     """An ISO date as a real date (Excel sorts and filters it), or the text when it is not one."""
+    if not text:
+        return None
     try:
         return pd.Timestamp(text).date()
     except ValueError:

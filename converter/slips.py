@@ -2,7 +2,8 @@
 
 - A journal-style row is one debit/credit pair; a side that is empty (or 諸口) contributes
   nothing, so compound slips are written as several one-sided rows.
-- A document is 取引種別 + 帳票番号 + 取引日 (jobcan) or one 伝票 by 識別フラグ (yayoi).
+- A document is 取引種別 + 帳票番号 (jobcan: the date is content) or one 伝票 by 識別フラグ
+  (yayoi, with its date: numbers repeat); see :mod:`converter.keys`.
 - Filters (--kinds, --closed-only, --exclude-status) and 0円 documents drop whole documents,
   which are listed with the reason — never silently.
 - ``pos_dsp`` numbers lines per side; a side with more than 60 lines is split into several
@@ -23,6 +24,7 @@ from .errors import Problem
 from .fx_rules import CREDIT as CREDIT
 from .fx_rules import DEBIT as DEBIT
 from .fx_rules import MAX_LINES_PER_SIDE
+from .keys import SEP, SLIP_SEP, Identity, document_keys, parse
 
 SIDE_FIELDS = ("account", "sub_account", "department", "tax", "amount", "tax_amount")
 #: Fields whose change means the document changed (content hash), in a fixed order.
@@ -94,38 +96,69 @@ def assign_documents(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame
         for f, r in out.loc[empty, ["_file", "_row"]].itertuples(index=False, name=None):
             problems.append(Problem(f, int(r), profile.source_column("doc_no"), "", "required",
                                     "帳票番号が空です。書き出し元の帳票番号を確認してください"))
-    out["doc"], out["_doc"] = _document_keys(out)
+    out["doc"], out["_doc"] = _document_keys(out, profile.identity)
+    if profile.identity == "kind_no":
+        problems += _dates_within_documents(out, profile)
     problems += _documents_in_several_files(out, profile)
     return out, problems
 
 
-def _document_keys(rows: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
-    """``kind|doc_no|date`` of every row, and the rows' document codes (as ``document_codes``).
+def _document_keys(rows: pd.DataFrame, identity: Identity = "kind_no") -> tuple[pd.Series, np.ndarray]:
+    """The document key of every row (:mod:`converter.keys`: ``kind|doc_no``, or
+    ``kind|doc_no|date`` for ``kind_no_date``), and the rows' document codes (as ``document_codes``).
 
-    取引種別 and 取引日 take a few values each and 帳票番号 one per document: the three are
+    取引種別 and 取引日 take a few values each and 帳票番号 one per document: the parts are
     numbered apart, a document is their combination, and its key text is made once per document
     (not per row). Later stages take the codes from the ``_doc`` column instead of hashing the keys
     again.
     """
-    kind, number, date = rows["kind"], rows["doc_no"], rows["date"]
-    if kind.hasnans or number.hasnans or date.hasnans:
-        keys = kind + "|" + number + "|" + date
+    kind, number = rows["kind"], rows["doc_no"]
+    date = rows["date"] if identity == "kind_no_date" else None
+    if kind.hasnans or number.hasnans or (date is not None and date.hasnans):
+        keys = document_keys(kind, number, date)
         return keys, document_codes(keys)[0]
     # (use_na_sentinel=False: there is no NaN, and for the str dtype it is pandas' faster path)
     kind_codes, kind_values = pd.factorize(kind, use_na_sentinel=False)
-    date_codes, date_values = pd.factorize(date, use_na_sentinel=False)
+    if date is None:
+        date_codes, dates = np.zeros(len(rows), dtype=np.int64), np.array([""], dtype=object)
+        suffixes = dates
+    else:
+        date_codes, date_values = pd.factorize(date, use_na_sentinel=False)
+        dates = np.asarray(date_values, dtype=object)
+        suffixes = SEP + dates
     number_codes, numbers = pd.factorize(number, use_na_sentinel=False)
-    kinds, dates = np.asarray(kind_values, dtype=object), np.asarray(date_values, dtype=object)
-    if (any("|" in k for k in kinds) or any("|" in d for d in dates)
+    kinds = np.asarray(kind_values, dtype=object)
+    if (any(SEP in k for k in kinds) or any(SEP in d for d in dates)
             or float(len(kinds)) * len(dates) * len(numbers) > 2**62):
-        # "|" in a 取引種別 or 取引日 lets two (kind, number, date) share a key: the key text decides
-        keys = kind + "|" + number + "|" + date
+        # "|" in a 取引種別 or 取引日 lets two documents share a key: the key text decides
+        keys = document_keys(kind, number, date)
         return keys, document_codes(keys)[0]
     combined = (number_codes.astype(np.int64) * len(kinds) + kind_codes) * len(dates) + date_codes
     codes = pd.factorize(combined)[0]
     heads = _first_rows(codes)
-    text = (kinds + "|")[kind_codes[heads]] + number.to_numpy(dtype=object)[heads] + ("|" + dates)[date_codes[heads]]
+    text = (kinds + SEP)[kind_codes[heads]] + number.to_numpy(dtype=object)[heads] + suffixes[date_codes[heads]]
     return pd.Series(text[codes], index=rows.index, dtype=kind.dtype), codes
+
+
+def _dates_within_documents(rows: pd.DataFrame, profile: Profile) -> list[Problem]:
+    """Under ``kind_no`` a document has one 取引日: a row dated otherwise than its document's first
+    row is a problem (one per document), never a second document or a slip on two dates."""
+    codes, heads = row_documents(rows)
+    date = rows["date"].to_numpy(dtype=object)
+    first = date[heads][codes]
+    differs = (first != date) & ~(pd.isna(first) & pd.isna(date))
+    if not differs.any():
+        return []
+    at = np.flatnonzero(differs)
+    at = at[np.unique(codes[at], return_index=True)[1]]  # the first such row of each document
+    return [
+        Problem(str(f), int(r), profile.source_column("date"), str(d), "document_date",
+                f"同じ帳票 ({kind} {no}) に取引日の違う行があります (最初の行は {first_date})。帳票は"
+                " 取引種別 + 帳票番号 で 1 件、取引日は 1 つです。書出を確認してください", document=str(doc))
+        for f, r, d, kind, no, first_date, doc in zip(
+            rows["_file"].to_numpy()[at], rows["_row"].to_numpy()[at], date[at], rows["kind"].to_numpy()[at],
+            rows["doc_no"].to_numpy()[at], first[at], rows["doc"].to_numpy()[at], strict=True)
+    ]
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
@@ -292,7 +325,7 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
         parts = _split_balanced(out.iloc[at])
         if parts is None:
             f, r, doc = out.iloc[at[0]][["_file", "_row", "doc"]]
-            problems.append(Problem(str(f), int(r), "", doc.split("|")[1], "pos_dsp",
+            problems.append(Problem(str(f), int(r), "", parse(doc).doc_no, "pos_dsp",
                                     f"1 仕訳の片側が {MAX_LINES_PER_SIDE} 行を超え、貸借の一致する位置で"
                                     "分割できません。帳票を分けてください", document=doc))
         else:
@@ -302,10 +335,10 @@ def number_slips(lines: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     docs = out["doc"]
     opens = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
     first = docs.to_numpy(dtype=object)[np.flatnonzero(opens)]
-    out["slip_key"] = pd.Series((first + "#0")[np.cumsum(opens) - 1], index=out.index, dtype=docs.dtype)
+    out["slip_key"] = pd.Series((first + SLIP_SEP + "0")[np.cumsum(opens) - 1], index=out.index, dtype=docs.dtype)
     if part.any():
         split = part != 0
-        out.loc[split, "slip_key"] = docs[split] + "#" + out.loc[split, "part"].astype(str)
+        out.loc[split, "slip_key"] = docs[split] + SLIP_SEP + out.loc[split, "part"].astype(str)
     out["pos_dsp"] = _positions_per_side(codes, part, side)
     return out, problems
 

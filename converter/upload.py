@@ -36,6 +36,7 @@ import pandas as pd
 from .corrections import Plan, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
+from .keys import slip_document
 from .ledger import Answers, DocumentInfo, Ledger, default_ledger_path
 from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
@@ -283,7 +284,7 @@ def _slips_by_doc(conversion: Conversion, docs: pd.DataFrame) -> tuple[dict[str,
     keys: dict[str, list[str]] = {}
     for request in iter_requests(conversion.lines, docs.reset_index(drop=True), conversion.settings):
         for text, slip_key in zip(_cut(request), request.slip_keys, strict=True):
-            doc = slip_key.rsplit("#", 1)[0]
+            doc = slip_document(slip_key)
             slips.setdefault(doc, []).append(text)
             keys.setdefault(doc, []).append(slip_key)
     return slips, keys
