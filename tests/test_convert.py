@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from converter.errors import ConfigError, InputError
+from converter.keys import Identity
 from converter.pipeline import Conversion, Options, convert
 from converter.slips import Filters
 
@@ -431,15 +432,17 @@ def _triples(kinds: list[str | None], numbers: list[str | None], dates: list[str
     _triples(["売上", "入金", "a|b", "a", None], ["S-1", "c", "b|c", None], ["2026-10-01", "", None]),
 ))
 @settings(max_examples=200, deadline=None)
-def test_document_codes_agree_with_the_key_text(parts: list[tuple[str | None, str | None, str | None]]) -> None:
-    """Documents are numbered from kind, number and date apart; the numbering must be the key
-    text's (kind|doc_no|date), also where a "|" inside a part makes two triples share a key."""
+@pytest.mark.parametrize("identity", ["kind_no", "kind_no_date"])
+def test_document_codes_agree_with_the_key_text(identity: Identity,
+                                                parts: list[tuple[str | None, str | None, str | None]]) -> None:
+    """Documents are numbered from kind, number (and date) apart; the numbering must be the key
+    text's (kind|doc_no, or kind|doc_no|date), also where a "|" inside a part makes two share a key."""
     from converter.slips import _document_keys, row_documents
 
     rows = pd.DataFrame(parts, columns=["kind", "doc_no", "date"], dtype=object).astype("str")
     rows = rows.mask(pd.DataFrame(parts, columns=["kind", "doc_no", "date"]).isna())
-    keys, codes = _document_keys(rows)
-    expected = (rows["kind"] + "|" + rows["doc_no"] + "|" + rows["date"])
+    keys, codes = _document_keys(rows, identity)
+    expected = rows["kind"] + "|" + rows["doc_no"] + ("|" + rows["date"] if identity == "kind_no_date" else "")
     assert keys.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()
     assert codes.tolist() == pd.factorize(expected, use_na_sentinel=False)[0].tolist()
     got, heads = row_documents(rows.assign(doc=keys, _doc=codes))

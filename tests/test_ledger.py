@@ -327,7 +327,8 @@ def test_ocode_mismatch_and_foreign_files(path: Path, tmp_path: Path) -> None:
 def test_default_path_and_labels(tmp_path: Path) -> None:
     assert default_ledger_path(tmp_path / "mappings", "777") == tmp_path / "ledgers/777.sqlite"
     assert STATUS_LABELS["unknown"] == "要確認" and STATUS_LABELS["pending"] == "連携待ち"
-    assert document_key("売上", "INV-1", "20240131") == "売上|INV-1|20240131"
+    assert document_key("売上", "INV-1", "20240131") == "売上|INV-1"
+    assert document_key("弥生", "1", "20240131", identity="kind_no_date") == "弥生|1|20240131"
 
 
 def test_files_are_user_only(path: Path) -> None:
