@@ -30,6 +30,8 @@ Manifest format (YAML, UTF-8; relative paths are relative to the manifest's fold
         closed_only: false          # optional, as `upload --closed-only`
         exclude_status: [破棄, 失注] # optional, as `upload --exclude-status`
         truncate_memo: false        # optional, as `upload --truncate-memo`
+        corrections: false          # optional, as `upload --corrections` (赤黒訂正; held by the
+                                    # mass-change guard unless `converter batch --yes`)
 
 Manifest errors (exit 2, nothing runs): unknown keys, a missing ``ocode`` or ``mappings``, no
 ``inputs``/``glob``, a token written into the YAML, two companies with the same ``ocode`` or
@@ -77,7 +79,7 @@ STATUS_LABELS = {"done": "完了", "attention": "要対応", "failed": "失敗"}
 _TOP_KEYS = {"companies", "concurrency", "dry_run"}
 _COMPANY_KEYS = {
     "name", "ocode", "mappings", "inputs", "glob", "ledger", "token_env", "profile", "base_url",
-    "sheet", "kinds", "closed_only", "exclude_status", "truncate_memo",
+    "sheet", "kinds", "closed_only", "exclude_status", "truncate_memo", "corrections",
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -95,6 +97,7 @@ class CompanySpec:
     token_env: str = DEFAULT_TOKEN_ENV
     base_url: str | None = None
     options: Options = field(default_factory=Options)
+    corrections: bool = False
     line: int = 0  # where the company starts in the manifest
 
 
@@ -210,7 +213,7 @@ def _company(entry: Any, where: str, base: Path, line: int, problems: list[str])
             check_base_url(text["base_url"])
         except ConfigError as err:
             found += [f"base_url: {p}" for p in err.problems]
-    flags = {k: _flag(entry, k, found) for k in ("closed_only", "truncate_memo")}
+    flags = {k: _flag(entry, k, found) for k in ("closed_only", "truncate_memo", "corrections")}
     filters = Filters(_texts(entry, "kinds", found), flags["closed_only"], _texts(entry, "exclude_status", found))
     problems += [f"{where}: {p}" for p in found]
     if found or not text["ocode"] or not text["mappings"]:
@@ -222,7 +225,7 @@ def _company(entry: Any, where: str, base: Path, line: int, problems: list[str])
     return CompanySpec(
         name=text["name"] or ocode, ocode=ocode, mappings=mappings, ledger=ledger,
         inputs=tuple(_path(base, p) for p in inputs), globs=tuple(str(_path(base, g)) for g in globs),
-        token_env=token_env, base_url=text["base_url"], options=options, line=line)
+        token_env=token_env, base_url=text["base_url"], options=options, corrections=flags["corrections"], line=line)
 
 
 def _text(entry: dict[str, Any], key: str, found: list[str], *, required: bool = False) -> str | None:
@@ -304,12 +307,14 @@ def run_batch(
     *,
     dry_run: bool | None = None,
     concurrency: int | None = None,
+    yes: bool = False,
     transport: httpx.BaseTransport | None = None,
     on_done: Callable[[CompanyResult], None] | None = None,
 ) -> list[CompanyResult]:
     """Run every company (at most ``concurrency`` at once); results in manifest order.
 
-    ``dry_run``/``concurrency`` override the manifest. ``on_done`` is called in the caller's
+    ``dry_run``/``concurrency`` override the manifest; ``yes`` lets a company's ``corrections``
+    past the mass-change guard (as ``upload --yes``). ``on_done`` is called in the caller's
     thread as each company finishes (progress). ``transport`` is for tests (in-process emulator).
     """
     dry = manifest.dry_run if dry_run is None else dry_run
@@ -322,7 +327,7 @@ def run_batch(
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch")
     try:
         futures: dict[Future[CompanyResult], int] = {
-            executor.submit(run_company, spec, dry_run=dry, transport=transport): i
+            executor.submit(run_company, spec, dry_run=dry, yes=yes, transport=transport): i
             for i, spec in enumerate(manifest.companies)
         }
         for future in as_completed(futures):
@@ -337,7 +342,7 @@ def run_batch(
     return [results[i] for i in range(len(manifest.companies))]
 
 
-def run_company(spec: CompanySpec, *, dry_run: bool = False,
+def run_company(spec: CompanySpec, *, dry_run: bool = False, yes: bool = False,
                 transport: httpx.BaseTransport | None = None) -> CompanyResult:
     """Upload one company; every failure becomes the result, never an exception."""
     started = time.monotonic()
@@ -358,7 +363,7 @@ def run_company(spec: CompanySpec, *, dry_run: bool = False,
         inputs = resolve_inputs(spec)
         conversion, report = upload_files(
             inputs, spec.mappings, spec.options, ledger_path=spec.ledger, base_url=spec.base_url,
-            token_env=spec.token_env, dry_run=dry_run, transport=transport)
+            token_env=spec.token_env, dry_run=dry_run, corrections=spec.corrections, yes=yes, transport=transport)
     except ProblemsFound as err:
         return result("failed", f"データのエラー {len(err.problems)} 件 — 何も送信していません。"
                                 "converter check で確認してください",
@@ -406,9 +411,11 @@ def _notes(report: UploadReport, attention: int) -> str:
         notes.append(f"要確認 {attention} 件: FX を確認して converter resolve してください")
     if report.changed:
         notes.append(f"変更あり {len(report.changed)} 件: 連携後に内容が変わりました (FX 側で訂正が必要)")
-    deleted = getattr(report, "deleted", ())  # corrections (赤黒訂正) add this field to UploadReport
-    if deleted:
-        notes.append(f"削除あり {len(deleted)} 件: 連携済みの帳票がエクスポートから消えました (FX 側で訂正が必要)")
+    if report.deleted:
+        notes.append(f"削除あり {len(report.deleted)} 件: 連携済みの帳票がエクスポートから消えました"
+                     " (FX 側で訂正が必要)")
+    if report.held is not None:  # (the manifest's corrections: true; `converter batch --yes` sends)
+        notes.append(report.held.message())
     return "。".join(notes)
 
 

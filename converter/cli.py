@@ -1,6 +1,7 @@
 """Command line: parse options, call one library function, turn ConverterError into a message.
 
-Exit codes: 0 success, 1 problems in the data (or documents needing attention), 2 usage,
+Exit codes: 0 success, 1 problems in the data (or documents needing attention: 変更あり, 要確認, a
+--corrections run held back by the mass-change guard — nothing sent, re-run with --yes), 2 usage,
 configuration or authentication errors. Reports go to stdout, messages to stderr.
 """
 
@@ -214,7 +215,7 @@ def _period(text: str | None) -> tuple[date, date] | None:
 def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
                 review_path: Path | None, corrections: bool, correction_date: datetime | None,
-                timeout: float | None, period: str | None, **kwargs: Any) -> None:
+                timeout: float | None, period: str | None, yes: bool, **kwargs: Any) -> None:
         check_outputs(review=review_path, inputs=kwargs["inputs"],
                       ledger=_ledger_to_compare(ledger_path, kwargs["mappings_dir"]))
         options = _options(**kwargs)
@@ -227,7 +228,7 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
                 list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
                 base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
                 corrections=corrections, correction_date=correction_date.date() if correction_date else None,
-                period=_period(period), timeout=timeout, progress=progress)
+                period=_period(period), yes=yes, timeout=timeout, progress=progress)
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
@@ -258,6 +259,9 @@ def upload_options(func: F) -> F:
         click.option("--period", default=None, metavar="FROM:TO",
                      help="The export's 出力期間 (e.g. 2026-10-01:2026-10-31): documents uploaded in it and"
                           " missing from the export count as deleted. Default: first to last date present."),
+        click.option("--yes", is_flag=True,
+                     help="Send even when --corrections would reverse more 連携完了 documents than"
+                          " settings.yaml allows (corrections_guard_percent / corrections_guard_min)."),
         click.option("--timeout", type=float, default=None,
                      help="Seconds to wait for FX's answer (default 60); after that the request is 要確認."),
     ]
@@ -419,6 +423,9 @@ def format_upload(report: UploadReport) -> str:
         where = f" ({m.file}:{m.row}行)" if m.row else ""
         label = "FX エラー" if m.kind == "error" else "FX みなし処理"
         lines.append(f"{label}: {m.doc_no} 連携番号 {m.journo_read}{where}: {m.content}")
+    if report.held is not None:
+        lines.append(("(--dry-run: 送信するときは次のとおり保留されます) " if report.dry_run else "")
+                     + report.held.message())
     return "\n".join(lines)
 
 

@@ -47,8 +47,11 @@ def _handled(func: F) -> F:
 @click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
               help="Companies at the same time (default: the manifest's concurrency, else 2).")
 @click.option("--only", multiple=True, metavar="NAME|OCODE", help="Run only this company (repeatable).")
+@click.option("--yes", is_flag=True, help="Send even when a company's corrections would reverse more 連携完了"
+              " documents than its settings.yaml allows (as upload --yes).")
 @_handled
-def batch(manifest_path: Path, fmt: str, dry_run: bool, concurrency: int | None, only: tuple[str, ...]) -> None:
+def batch(manifest_path: Path, fmt: str, dry_run: bool, concurrency: int | None, only: tuple[str, ...],
+          yes: bool) -> None:
     """Upload every company of MANIFEST (one failing company never stops the others)."""
     manifest = select(load_manifest(manifest_path), only)
     total, finished = len(manifest.companies), 0
@@ -59,7 +62,8 @@ def batch(manifest_path: Path, fmt: str, dry_run: bool, concurrency: int | None,
         click.echo(f"[{finished}/{total}] {result.status_label}: {result.name} ({result.ocode})"
                    + (f" — {_first_line(result.message)}" if result.message else ""), err=True)
 
-    results = run_batch(manifest, dry_run=True if dry_run else None, concurrency=concurrency, on_done=progress)
+    results = run_batch(manifest, dry_run=True if dry_run else None, concurrency=concurrency, yes=yes,
+                        on_done=progress)
     if os.environ.get("CONVERTER_DEBUG"):
         for r in results:
             if r.error is not None:

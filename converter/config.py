@@ -113,6 +113,10 @@ class Settings:
     fx_tax_return: int = 0  # 消費税申告書を作成する
     fx_tax_exclusive: int = 0  # 税抜経理
     fx_main_business: int = 0  # 主たる事業区分を管理する
+    # --corrections holds (sends nothing without --yes) when it would reverse more 連携完了 documents
+    # than this share of the period's, or this many, whichever is larger (a partial export, a wrong --period)
+    corrections_guard_percent: float = 10
+    corrections_guard_min: int = 20
     path: Path = field(default=Path("settings.yaml"), compare=False)
 
 
@@ -120,6 +124,7 @@ _SETTING_KEYS = {
     "ocode", "cd_coopsystem", "locale", "base_url", "unmapped_customer",
     "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", "masters_max_age_days",
     "one_off_customer_code", *(rule.key for rule in COMPANY_RULES),
+    "corrections_guard_percent", "corrections_guard_min",
 }
 
 
@@ -150,6 +155,12 @@ def load_settings(mappings_dir: Path) -> Settings:
     age = data.get("masters_max_age_days", Settings.masters_max_age_days)
     if isinstance(age, bool) or not isinstance(age, int) or age < 1:
         problems.append(f"masters_max_age_days: 1 以上の整数 (日数) を指定してください ('{age}')")
+    percent = data.get("corrections_guard_percent", Settings.corrections_guard_percent)
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100:
+        problems.append(f"corrections_guard_percent: 0 から 100 の数 (%) を指定してください ('{percent}')")
+    least = data.get("corrections_guard_min", Settings.corrections_guard_min)
+    if isinstance(least, bool) or not isinstance(least, int) or least < 0:
+        problems.append(f"corrections_guard_min: 0 以上の整数 (件数) を指定してください ('{least}')")
     base_url = data.get("base_url", Settings.base_url)
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")

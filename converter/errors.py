@@ -13,7 +13,8 @@
         ├── FXFormatError           406: the API refused the format
         └── FXResponseError         an answer that does not match the reference schema
 
-Exit codes (cli): 0 success, 1 problems in the data or documents needing attention,
+Exit codes (cli): 0 success, 1 problems in the data or documents needing attention (also a
+``--corrections`` run the mass-change guard held back: nothing sent, re-run with ``--yes``),
 2 usage / configuration / authentication.
 
 A :class:`Problem` is one finding about the data (not an exception): file, row as Excel shows

@@ -198,7 +198,9 @@ class Ledger(LedgerFile):
         """Done documents dated ``ymd_from``..``ymd_to`` (inclusive) missing from ``present``.
 
         A ledger keeps every month, so only candidates are read: originals whose own row is dated in
-        the period, and those a batch sent with refreshed details (which may carry another date).
+        the period, those a batch sent with refreshed details (which may carry another date), and
+        those with a correction (訂正後) dated in it — a re-dated document's version in FX may carry
+        another date than its original (the caller checks the date of what FX holds now).
         The records are then checked as read.
         """
         here = set(present)
@@ -208,9 +210,16 @@ class Ledger(LedgerFile):
         refreshed = (f"SELECT {DOC_SELECT}, b.id, j.key FROM batch_docs bd CROSS JOIN batches b ON b.id = bd.batch"
                      " CROSS JOIN json_each(bd.keys) j CROSS JOIN documents d ON d.key = j.value"
                      " WHERE bd.infos IS NOT NULL AND d.synced < b.id AND d.role = 'original'")
-        rows = self._conn.execute(f"{in_period} UNION {refreshed} ORDER BY 2", (ymd_from, ymd_to)).fetchall()
+        redated = (f"SELECT {RECORD_COLUMNS} FROM documents d {OVERLAY} WHERE d.role = 'original' AND d.key IN"
+                   " (SELECT parent FROM documents WHERE role = 'replacement' AND ymd BETWEEN ?1 AND ?2)")
+        rows = self._conn.execute(f"{in_period} UNION {refreshed} UNION {redated} ORDER BY 2",
+                                  (ymd_from, ymd_to)).fetchall()
+        replaced = {p for (p,) in self._conn.execute(
+            "SELECT DISTINCT parent FROM documents WHERE role = 'replacement' AND ymd BETWEEN ? AND ?",
+            (ymd_from, ymd_to))}
         return [rec for rec in Overlays(self._conn).records(rows)
-                if rec.status == "done" and rec.role == "original" and ymd_from <= rec.ymd <= ymd_to
+                if rec.status == "done" and rec.role == "original"
+                and (ymd_from <= rec.ymd <= ymd_to or rec.key in replaced)
                 and rec.key not in here and (kind_set is None or rec.kind in kind_set)]
 
     def chains(self, keys: Iterable[str]) -> dict[str, list[DocumentRecord]]:

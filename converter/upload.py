@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from .corrections import Plan, plan_documents, reversal_slips
+from .corrections import Held, Plan, mass_reversal, plan_documents, reversal_slips
 from .errors import FXAPIError, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .keys import slip_document
@@ -70,11 +70,12 @@ class UploadReport:
     recovered: tuple[str, ...] = ()  # left in 連携中 by a killed run → 要確認
     requests: int = 0
     messages: tuple[FXMessage, ...] = field(default=())
+    held: Held | None = None  # --corrections would reverse too many: nothing sent (needs --yes)
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.errors or self.unknown or self.changed or self.deleted or self.still_unknown
-                    or self.recovered)
+                    or self.recovered or self.held)
 
 
 class SlipText(NamedTuple):
@@ -144,6 +145,7 @@ def upload_files(
     corrections: bool = False,
     correction_date: date | None = None,
     period: tuple[date, date] | None = None,
+    yes: bool = False,
     transport: httpx.BaseTransport | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
@@ -158,7 +160,8 @@ def upload_files(
         with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
             plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections,
                                   period=period)
-            return conversion, _planned(plan, requests=_count_requests(conversion, ledger, plan))
+            return conversion, _planned(plan, requests=_count_requests(conversion, ledger, plan),
+                                        held=None if yes else mass_reversal(plan, settings))
     token = token_from_env(token_env)
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     with Ledger.open(path, ocode=settings.ocode, lock=True) as ledger, FXClient(
@@ -166,7 +169,7 @@ def upload_files(
         timeout=http_timeout, token_env=token_env,
     ) as client:
         report = send(conversion, ledger, client, only_errors=only_errors, corrections=corrections,
-                      correction_date=correction_date, period=period, progress=progress)
+                      correction_date=correction_date, period=period, yes=yes, progress=progress)
     return conversion, report
 
 
@@ -191,20 +194,28 @@ def correction_status(conversion: Conversion, ledger_path: Path,
     return _planned(plan)
 
 
-def _planned(plan: Plan, requests: int = 0) -> UploadReport:
+def _planned(plan: Plan, requests: int = 0, held: Held | None = None) -> UploadReport:
     """What an upload would do, as a report (nothing sent, nothing recorded)."""
     return UploadReport(dry_run=True, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
-                        deleted=plan.deleted, still_unknown=plan.unknown, requests=requests)
+                        deleted=plan.deleted, still_unknown=plan.unknown, requests=requests, held=held)
 
 
 def send(
     conversion: Conversion, ledger: Ledger, client: FXClient, *, only_errors: bool = False,
     corrections: bool = False, correction_date: date | None = None, period: tuple[date, date] | None = None,
-    progress: Progress | None = None,
+    yes: bool = False, progress: Progress | None = None,
 ) -> UploadReport:
-    """Send every unit the plan calls for; record each step in the ledger first."""
+    """Send every unit the plan calls for; record each step in the ledger first.
+
+    Unless ``yes``, a plan reversing more 連携完了 documents than the settings allow
+    (:func:`~converter.corrections.mass_reversal`) sends and registers nothing: the report says why."""
     recovered = tuple(ledger.recover())
     plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections, period=period)
+    held = None if yes else mass_reversal(plan, conversion.settings)
+    if held is not None:
+        return UploadReport(dry_run=False, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
+                            deleted=plan.deleted, still_unknown=tuple(k for k in plan.unknown if k not in recovered),
+                            recovered=recovered, held=held)
     where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
     units = _units(conversion, ledger, plan, correction_date, where)
     auto_numbering = client.auto_numbering() if units else True
