@@ -7,8 +7,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections import Counter
-from datetime import date
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,8 @@ def test_redated_document_is_a_change_corrected_only_when_asked(server: Emulator
     redated = write_csv(rows, name="redated.csv")
     again = upload(server, redated, mappings, ledger)
     assert again.exit_code == 1, again.output
-    assert ("変更あり: 売上|B — 連携後に内容が変わりました。再送していません (--corrections で取消と訂正後の仕訳を送れます)"
-            in again.stdout.splitlines())
+    assert ("変更あり: 売上|B — 連携後に内容が変わりました。再送していません"
+            " (--corrections で取消と訂正後の仕訳を送れます)") in again.stdout.splitlines()
     assert "送信結果: 送信対象 0 件 / 送信 0 回" in again.stdout
     slips = server.slips()
     assert len(slips) == 3 and set(stored_counts(slips).values()) == {1}
@@ -125,7 +125,6 @@ def test_a_document_redated_into_another_month_is_not_deleted_from_the_first(
     up(october, "oct.csv")
     moved = up([sale("B", 22000, 2000, date="2026/11/02")], "nov.csv", corrections=True)
     assert moved.corrected == ("売上|B",)
-    from datetime import date
 
     again = up(october[:1], "oct2.csv", corrections=True, period=(date(2026, 10, 1), date(2026, 10, 31)))
     assert again.deleted == () and again.corrected == () and again.already_done == ("売上|A",)
@@ -145,7 +144,7 @@ def test_yayoi_keeps_the_date_in_its_identity() -> None:
     """A 弥生 file numbers 伝票 by position when 伝票No is empty, and per 会計年度: the date stays."""
     profile = load_profile("yayoi")
     assert profile.identity == "kind_no_date" and load_profile("jobcan").identity == "kind_no"
-    assert DATED_KINDS == {profile.default_kind}  # what the ledger upgrade leaves dated
+    assert {profile.default_kind} == DATED_KINDS  # what the ledger upgrade leaves dated
     result = convert([DATA.parent.parent / "samples" / "yayoi-2026-10.csv"], DATA.parent.parent / "mappings",
                      Options(profile="yayoi"))
     keys = result.documents["doc"].tolist()
@@ -181,7 +180,8 @@ def test_partial_export_with_corrections_is_held_until_yes(server: EmulatorProce
     held = upload(server, partial, mappings, ledger, "--corrections", *period)
     assert held.exit_code == 1, held.output
     assert held.stdout.splitlines()[-1] == HELD_25_OF_30
-    assert "送信結果: 送信対象 25 件 / 送信 0 回" in held.stdout and "連携完了 0 件 / エラー 0 件 / 要確認 0 件" in held.stdout
+    assert "送信結果: 送信対象 25 件 / 送信 0 回" in held.stdout
+    assert "連携完了 0 件 / エラー 0 件 / 要確認 0 件" in held.stdout
     assert len(server.slips()) == 30
     with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
         assert len(book.documents()) == 30  # nothing registered either

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date
 import tempfile
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest: the CSV builder and mappings
 
-from conftest import make_mappings, sale, to_csv  # noqa: E402
+from conftest import make_mappings, sale, to_csv
 
-from converter.emulator import Emulator  # noqa: E402
-from converter.pipeline import Options  # noqa: E402
-from converter.upload import upload_files  # noqa: E402
+from converter.emulator import Emulator
+from converter.pipeline import Options
+from converter.upload import upload_files
 
 
 def main(target: Path) -> None:
