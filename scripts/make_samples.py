@@ -1295,6 +1295,13 @@ def write_test_data_readme(path: Path, purposes: dict[str, str]) -> None:
         "All other cells of normalise.csv are plain; each row is one balanced invoice "
         "(売掛金 / 売上高 課税売上10%).",
         "",
+        "## `ledger-v3-dated-keys.sqlite` (not made by this script)",
+        "",
+        "A real ledger of the release that keyed documents 取引種別|帳票番号|取引日 (format version 3, no "
+        "meta `identity`), made by `tests/data/make_v3_ledger.py` run with that release (commit f99de41) "
+        "on the path: A sent; B sent on 10-02, re-dated to 10-05 and posted again (two 連携完了 records of "
+        "one document); C corrected (取消1/訂正1); D sent. `tests/test_identity.py` upgrades a copy.",
+        "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
 
