@@ -67,11 +67,6 @@ def correction_number(key: str) -> int:
     return int(found[2]) if found else 0
 
 
-def rekeyed_correction(key: str, old_parent: str, new_parent: str) -> str:
-    """A correction key of ``old_parent`` as the same correction of ``new_parent``."""
-    return new_parent + key[len(old_parent):] if key.startswith(old_parent + SEP) else key
-
-
 def slip_key(doc: str, part: int) -> str:
     return f"{doc}{SLIP_SEP}{part}"
 

@@ -22,7 +22,7 @@ import json
 import sqlite3
 from datetime import datetime
 
-from converter.keys import DATED_KINDS, LEDGER_IDENTITY, dated_key, document_key
+from converter.keys import DATED_KINDS, LEDGER_IDENTITY, SEP, dated_key, document_key
 from converter.ledger_batches import STATE, encode_keys, fold
 from converter.ledger_records import chunks, current_user, insert_events
 
@@ -80,7 +80,7 @@ def _rename(conn: sqlite3.Connection, rekey: list[tuple[str, str]]) -> None:
     # Corrections: parent|取消n → new|取消n (their parent is the original's key).
     conn.execute("INSERT INTO identity_rekey (old, new) SELECT d.key, r.new || substr(d.key, length(r.old) + 1)"
                  " FROM documents d JOIN identity_rekey r ON d.parent = r.old"
-                 " WHERE substr(d.key, 1, length(r.old) + 1) = r.old || '|'")
+                 " WHERE substr(d.key, 1, length(r.old) + 1) = r.old || ?", (SEP,))
     conn.execute("UPDATE documents SET parent = (SELECT new FROM identity_rekey WHERE old = parent)"
                  " WHERE parent IN (SELECT old FROM identity_rekey)")
     conn.execute("UPDATE documents SET key = (SELECT new FROM identity_rekey WHERE old = key)"
