@@ -208,8 +208,7 @@ class Profile:
 
 _PROFILE_KEYS = {
     "name", "style", "header", "encoding", "columns", "required", "date_format",
-    "default_kind", "closed_values", "sundry_accounts", "description", "source_name",
-    "default_kind", "closed_values", "sundry_accounts", "description", "identity",
+    "default_kind", "closed_values", "sundry_accounts", "description", "source_name", "identity",
 }
 
 
