@@ -388,14 +388,20 @@ def forget(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path, 
 @click.option("--drop-rate", type=float, default=0.0, help="Share of imports stored, then dropped unanswered.")
 @click.option("--extra-customers", type=int, default=0, help="Add N synthetic customers (paging tests).")
 @click.option("--random-seed", type=int, default=0, show_default=True)
+@click.option("--ocode", "ocodes", multiple=True, metavar="OCODE",
+              help="企業コード the emulator serves (repeatable; default: tc09999001, the sample company). "
+                   "Each gets its own copy of the sample masters.")
+@click.option("--locale", default=None, metavar="LOCALE", help="システム識別子 in the URL (default: tfa).")
 def emulator(port: int, host: str, token: str, store_path: Path | None, fail_503_rate: float, retry_after: int,
-             slow_seconds: float, slow_rate: float, drop_rate: float, extra_customers: int, random_seed: int) -> None:
+             slow_seconds: float, slow_rate: float, drop_rate: float, extra_customers: int, random_seed: int,
+             ocodes: tuple[str, ...], locale: str | None) -> None:
     """Run the local FX API emulator (for rehearsals and tests)."""
     from .emulator import run_server
 
     run_server(port, host=host, token=token, store_path=store_path, fail_503_rate=fail_503_rate,
                retry_after=retry_after, slow_seconds=slow_seconds, slow_rate=slow_rate,
-               drop_after_store_rate=drop_rate, extra_customers=extra_customers, random_seed=random_seed)
+               drop_after_store_rate=drop_rate, extra_customers=extra_customers, random_seed=random_seed,
+               ocodes=list(ocodes) or None, locale=locale)
 
 
 # --------------------------------------------------------------------------- reports

@@ -17,9 +17,15 @@ serves until Ctrl-C/SIGTERM), ``Faults``, ``load_seed``. Seed data and the GET e
 
 Behaviour: Bearer token or 401; ``Accept`` must list application/json, and ``Content-Type``
 (required on POST, checked on GET when sent) must be application/json, else 406; unknown
-ocode/locale 404; the read-only token gets 403 on slips/import. slips/import answers 400 listing
-every error of every slip (nothing stored), or 201 with ``informations`` for みなし処理 — the key
-is omitted when there is nothing to say. Bad query parameters on master endpoints get
+ocode/locale 404 (the reference's 404 body, 該当するデータがありません; ``ocodes``/``locale``
+say which companies exist, ``--ocode``/``--locale`` on the command line); the read-only token
+gets 403 on slips/import, and so does an import that would add a 部門/取引先/口座 the company's
+``company`` settings do not let the user update (seed key ``company``, see
+:class:`~converter.emulator_masters.Company`: 部門別管理, 資金管理, 消費税申告書, 税抜経理,
+主たる事業区分, 証憑番号数字のみ, update rights). slips/import answers 400 listing every error
+of every slip (nothing stored), or 201 with ``informations`` for みなし処理 — the key is omitted
+when there is nothing to say. Texts the reference documents are used verbatim; the others are
+in ``OWN_MESSAGES`` (here and in :mod:`converter.emulator_slips`). Bad query parameters on master endpoints get
 ``400 {"status":400,"errors":[{"message"}]}`` (not in the reference). Customers ``offset`` is
 0-based, ``limit`` 1..1000.
 
@@ -78,11 +84,20 @@ DEFAULT_TOKEN = "emulator-token"
 DEFAULT_PORT = 8765
 FAULT_KINDS = ("ok", "503", "429", "slow", "drop")
 
+# Bodies the reference documents, verbatim (401, 403, 406; 404 in emulator_masters.MSG_404).
 MSG_401 = "トークンが存在しないか無効です"
 MSG_403 = "仕訳の更新権限がありません"
 MSG_406 = "許可されていないフォーマットです"
-MSG_429 = "リクエストが多すぎます。しばらくしてから再度お試しください"
-MSG_503 = "サービスが一時的に利用できません。しばらくしてから再度お試しください"
+# Not in the reference: the emulator's own wording (FX's real texts are unknown).
+OWN_MESSAGES = {
+    "405": "許可されていないメソッドです",
+    "429": "リクエストが多すぎます。しばらくしてから再度お試しください",
+    "503": "サービスが一時的に利用できません。しばらくしてから再度お試しください",
+    "param": "パラメータ {} の値が正しくありません",
+    "loopback": "loopback only",
+}
+MSG_429 = OWN_MESSAGES["429"]
+MSG_503 = OWN_MESSAGES["503"]
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 Json = dict[str, Any]
 
@@ -143,6 +158,8 @@ class Emulator:
         token: str = DEFAULT_TOKEN,
         readonly_token: str | None = None,
         ocodes: Sequence[str] | None = None,
+        locale: str | None = None,
+        company: Mapping[str, Any] | None = None,
         extra_customers: int = 0,
         store_path: str | os.PathLike[str] | None = None,
         fail_503_rate: float = 0.0,
@@ -157,8 +174,8 @@ class Emulator:
         data = load_seed(seed)
         self.token = token
         self.readonly_token = readonly_token
-        self.locale = str(data.get("locale", "tfa"))
-        self.ocodes = list(ocodes or [str(data.get("ocode", "tc09999001"))])
+        self.locale = str(locale or data.get("locale", "tfa"))
+        self.ocodes = list(dict.fromkeys(ocodes or [str(data.get("ocode", "tc09999001"))]))
         self.faults = Faults(fail_503_rate, retry_after, rate_429, slow_seconds, slow_rate,
                              drop_after_store_rate, list(fault_plan))
         self.faults.check()
@@ -167,7 +184,7 @@ class Emulator:
         extra = synthetic_customers(extra_customers)
         self._masters: dict[str, Masters] = {}
         for ocode in self.ocodes:
-            self._masters[ocode] = Masters.from_seed(data)
+            self._masters[ocode] = Masters.from_seed(data, company)
             self._masters[ocode].add_customers(copy.deepcopy(extra))
         self._journo: collections.Counter[str] = collections.Counter()
         self._slips: list[Json] = []
@@ -234,7 +251,7 @@ class Emulator:
             self._stats["requests"] += 1
             if path.startswith("/_emulator/"):
                 if client_host not in (None, *_LOOPBACK):
-                    return _fail(403, "loopback only")
+                    return _fail(403, OWN_MESSAGES["loopback"])
                 return self._inspect(method, path, query, body)
             return self._api(method.upper(), path, query, hdrs, body)
 
@@ -252,7 +269,7 @@ class Emulator:
             return _fail(404, MSG_404)
         want = "POST" if is_import else "GET"
         if method != want:
-            return _fail(405, "許可されていないメソッドです", Allow=want)
+            return _fail(405, OWN_MESSAGES["405"], Allow=want)
         auth = hdrs.get("authorization", "")
         bearer = auth[7:] if auth[:7].lower() == "bearer " else None
         if bearer not in {self.token, self.readonly_token} - {None}:
@@ -271,7 +288,7 @@ class Emulator:
         try:
             return _answer(*endpoint(self._masters[ocode], key, query))
         except BadParam as exc:
-            return _fail(400, f"パラメータ {exc.args[0]} の値が正しくありません")
+            return _fail(400, OWN_MESSAGES["param"].format(exc.args[0]))
 
     def _count(self, status: int) -> None:
         by = self._stats["import_by_status"]
@@ -319,6 +336,8 @@ class Emulator:
             return _answer(400, {"status": 400, "errors": [err]})
         masters = self._masters[ocode]
         outcome = check_request(doc, masters)
+        if outcome.forbidden:
+            return _fail(403, outcome.forbidden)
         if outcome.errors:
             return _answer(400, {"status": 400, "errors": outcome.errors})
         masters.apply(outcome.additions)
@@ -480,6 +499,8 @@ def run_server(
     seed: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     extra_customers: int = 0,
     ocodes: Sequence[str] | None = None,
+    locale: str | None = None,
+    company: Mapping[str, Any] | None = None,
     fail_503_rate: float = 0.0,
     retry_after: int = 1,
     rate_429: float = 0.0,
@@ -491,7 +512,7 @@ def run_server(
 ) -> None:
     """Serve until Ctrl-C or SIGTERM. The stderr banner's URL carries the real port (port 0)."""
     emu = Emulator(seed, token=token, readonly_token=readonly_token, ocodes=ocodes,
-                   extra_customers=extra_customers, store_path=store_path,
+                   locale=locale, company=company, extra_customers=extra_customers, store_path=store_path,
                    fail_503_rate=fail_503_rate, retry_after=retry_after, rate_429=rate_429,
                    slow_seconds=slow_seconds, slow_rate=slow_rate,
                    drop_after_store_rate=drop_after_store_rate, fault_plan=fault_plan,

@@ -8,6 +8,7 @@ functions answer the GET endpoints as ``(status, body)``; :mod:`converter.emulat
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -21,6 +22,40 @@ SEED_PATH = Path(__file__).resolve().parent / "data" / "emulator_seed.json"
 MSG_404 = "該当するデータがありません"
 Json = dict[str, Any]
 Answer = tuple[int, Json]
+
+
+@dataclass
+class Company:
+    """Company settings FX keeps but no endpoint exposes; the slip rules depend on them.
+
+    Seed key ``company`` (and ``Emulator(company=...)``). Each field names the FX menu the
+    reference (slips/import) ties a rule to; defaults describe the packaged sample company.
+    """
+
+    # 設定 > 基本情報 > 利用機能範囲の設定 > 部門別管理機能 (cd_dep / is_add_depmaster)
+    use_departments: bool = True
+    # 資金管理機能を利用する (cd_fbcat / cd_fbbdcat)
+    use_fund_management: bool = True
+    # 仕訳の入力設定: 証憑番号「数字のみ入力」 (vouno)
+    vouno_digits_only: bool = False
+    # 消費税情報 > 消費税申告書自動作成区分: 消費税申告書を作成する (tptn, amnt_cmtx)
+    makes_tax_return: bool = True
+    # 消費税情報 > 税額経理区分: 税抜経理 (amnt_cmtx)
+    tax_excluded: bool = False
+    # 消費税情報 > 主たる事業区分を管理する (tbptn)
+    manages_main_business: bool = False
+    # The token's user may update 部門 / 取引先 / 口座 (403 when an import would add one)
+    may_update_departments: bool = True
+    may_update_customers: bool = True
+    may_update_auxacts: bool = True
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Company:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in data if k not in names and not k.startswith("_"))
+        if unknown:
+            raise ValueError(f"unknown company settings: {unknown}; use {sorted(names)}")
+        return cls(**{k: bool(v) for k, v in data.items() if k in names})
 
 _DATE_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})|([0-9]{4})([/-])([0-9]{2})\5([0-9]{2})")
 
@@ -47,13 +82,15 @@ class Masters:
     departments: list[dict[str, Any]]
     fundbalancebreakdowns: list[dict[str, Any]]
     inpjourconfig: dict[str, Any]
+    company: Company = field(default_factory=Company)
     _customer_index: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._customer_index = {c["cd_cstm"]: c for c in self.customers}
 
     @classmethod
-    def from_seed(cls, seed: Mapping[str, Any]) -> Masters:
+    def from_seed(cls, seed: Mapping[str, Any],
+                  company: Mapping[str, Any] | None = None) -> Masters:
         s = copy.deepcopy(dict(seed))
         return cls(
             accounts=s.get("accounts", []),
@@ -62,6 +99,7 @@ class Masters:
             departments=s.get("departments", []),
             fundbalancebreakdowns=s.get("fundbalancebreakdowns", []),
             inpjourconfig=s.get("inpjourconfig", {"is_auto_numbering_journo": False}),
+            company=Company.from_mapping({**s.get("company", {}), **(company or {})}),
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -70,6 +108,7 @@ class Masters:
             "customers": self.customers, "departments": self.departments,
             "fundbalancebreakdowns": self.fundbalancebreakdowns,
             "inpjourconfig": self.inpjourconfig,
+            "company": dataclasses.asdict(self.company),
         })
 
     @property
@@ -162,21 +201,34 @@ def _not_found() -> Answer:
     return 404, {"status": 404, "errors": [{"message": MSG_404}]}
 
 
+HIDDEN = "_hidden"  # seed flag: a record the 一覧表示設定 hides (shown with is_dsp_all*=1)
+
+
+def _shown(rows: Iterable[Json], show_all: int | None) -> list[Json]:
+    """Records as the endpoint lists them: hidden ones only on request, the flag never."""
+    return [{k: v for k, v in r.items() if k != HIDDEN} for r in rows
+            if show_all or not r.get(HIDDEN)]
+
+
 def get_accounts(m: Masters, cd_act: str | None, query: Mapping[str, str]) -> Answer:
+    # Reference §科目一覧取得 / §指定した科目のみ取得: is_act_only (0/1), cat_fs (1-3; the
+    # example URL sends 0 = all), is_dsp_allaux (0/1, "is_act_onlyが未指定、または0の場合のみ有効").
     act_only = _param(query, "is_act_only", (0, 1), 0)
     cat_fs = _param(query, "cat_fs", (0, 1, 2, 3), 0)
-    _param(query, "is_dsp_allaux", (0, 1), 0)  # every 口座 counts as displayed
+    all_aux = _param(query, "is_dsp_allaux", (0, 1), 0)
     rows = [a for a in m.accounts if cd_act in (None, a["cd_act"])]
     if cd_act is not None and not rows:
         return _not_found()
     rows = [a for a in rows if cat_fs in (0, a["cat_fs"])]
     if act_only:
-        aux = ("cd_auxact", "nm_auxact", "kana_auxact")
+        aux = ("cd_auxact", "nm_auxact", "kana_auxact", HIDDEN)
         firsts: dict[str, Json] = {}
         for a in rows:
             firsts.setdefault(a["cd_act"], {k: v for k, v in a.items() if k not in aux})
         rows = list(firsts.values())
-    return 200, {"status": 200, "accounts": rows}
+    # A hidden record is a 口座 (the account's own row has cd_auxact ""), so only 口座 hide.
+    rows = [a for a in rows if all_aux or not (a.get(HIDDEN) and a.get("cd_auxact"))]
+    return 200, {"status": 200, "accounts": _shown(rows, 1)}
 
 
 def get_consumptiontaxrates(m: Masters, key: str | None, query: Mapping[str, str]) -> Answer:
@@ -197,13 +249,13 @@ _SEARCHED = ("nm_cstm", "kana_cstm", "nm_cstmbo", "kana_cstmbo", "phoneno1", "ph
 def get_customers(m: Masters, cd_cstm: str | None, query: Mapping[str, str]) -> Answer:
     if cd_cstm is not None:
         found = m.customer(cd_cstm)
-        return (200, {"status": 200, "customer": found}) if found else _not_found()
-    _param(query, "is_dsp_all", (0, 1), 0)  # every customer counts as displayed
+        return (200, {"status": 200, "customer": _shown([found], 1)[0]}) if found else _not_found()
+    show_all = _param(query, "is_dsp_all", (0, 1), 0)
     rel = _param(query, "cat_cstmrltn", (1, 2, 3, 4), None)
     offset = _param(query, "offset", range(0, 10**9), 0) or 0
     limit = _param(query, "limit", range(1, 1001), 20) or 20
     keyword = query.get("keyword", "").lower()
-    rows = [c for c in m.customers if rel in (None, c["cat_cstmrltn"])
+    rows = [c for c in _shown(m.customers, show_all) if rel in (None, c["cat_cstmrltn"])
             and (not keyword or any(keyword in str(c[k]).lower() for k in _SEARCHED))]
     rows.sort(key=lambda c: (c["ord_dsp"], c["cd_cstm"]))
     for item in reversed([s.strip() for s in query.get("sort", "").split(",") if s.strip()]):
@@ -215,16 +267,20 @@ def get_customers(m: Masters, cd_cstm: str | None, query: Mapping[str, str]) -> 
 
 
 def get_departments(m: Masters, cd_dep: str | None, query: Mapping[str, str]) -> Answer:
+    # Reference §部門一覧取得: "部門別管理機能を利用しない場合、0件でデータを取得します".
+    rows = m.departments if m.company.use_departments else []
     if cd_dep is not None:
-        found = m.department(cd_dep)
-        return (200, {"status": 200, "department": found}) if found else _not_found()
-    _param(query, "is_dsp_all", (0, 1), 0)
-    return 200, {"status": 200, "departments": m.departments}
+        found = next((d for d in rows if d["cd_dep"] == cd_dep), None)
+        return (200, {"status": 200, "department": _shown([found], 1)[0]}) if found else _not_found()
+    show_all = _param(query, "is_dsp_all", (0, 1), 0)
+    return 200, {"status": 200, "departments": _shown(rows, show_all)}
 
 
 def get_fundbalancebreakdowns(m: Masters, cd_fbcat: str | None,
                               query: Mapping[str, str]) -> Answer:
-    rows = [f for f in m.fundbalancebreakdowns if cd_fbcat in (None, f["cd_fbcat"])]
+    # Reference §資金収支区分…一覧取得: "資金管理機能を利用しない場合、0件でデータを取得します".
+    rows = [f for f in m.fundbalancebreakdowns
+            if m.company.use_fund_management and cd_fbcat in (None, f["cd_fbcat"])]
     if cd_fbcat is not None and not rows:
         return _not_found()
     return 200, {"status": 200, "fundbalancebreakdowns": rows}

@@ -8,7 +8,7 @@
     ├── ProblemsFound               the data was read but has problems (carries the Problem list)
     ├── LedgerError                 the ledger file cannot be used
     │   └── LedgerLocked            another run holds the ledger of this company
-    └── FXAPIError                  the FX API answered in a way that stops the run
+    └── FXAPIError                  the FX API answered in a way that stops the run (404: ocode/locale)
         ├── FXAuthError             401 / 403: token or permission
         ├── FXFormatError           406: the API refused the format
         └── FXResponseError         an answer that does not match the reference schema

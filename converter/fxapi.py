@@ -115,6 +115,15 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def _fx_message(response: httpx.Response) -> str:
+    """The first ``errors[].message`` of an FX error body, or "" when there is none."""
+    try:
+        errors = response.json().get("errors")
+        return str(errors[0]["message"]) if errors and isinstance(errors[0], dict) else ""
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+        return ""
+
+
 class FXClient:
     """A thin client over one company (``ocode``/``locale``) of the FX cloud API."""
 
@@ -131,6 +140,7 @@ class FXClient:
         token_env: str = DEFAULT_TOKEN_ENV,
     ) -> None:
         self.prefix = f"/fx/{ocode}/{locale}/api"
+        self.ocode, self.locale = ocode, locale  # named in the 404 message
         self.token_env = token_env  # named in the 401 message, so the user knows what to fix
         self.retry = retry or RetryPolicy()
         headers = {
@@ -246,6 +256,13 @@ class FXClient:
         if status == 403:
             raise FXAuthError("この利用者には仕訳・マスターの更新権限がありません (HTTP 403)。"
                               "FX の利用者権限を確認してください", status=status)
+        if status == 404:
+            # Every path the client calls is a list or slips/import, so 404 means FX does not know
+            # the company (ocode) or the system (locale) in the URL; FX's own text comes first.
+            raise FXAPIError(f"FX: {_fx_message(response) or '該当するデータがありません'} (HTTP 404)。"
+                             f"企業コード・システム識別子を FX が認識しません。settings.yaml の "
+                             f"ocode ({self.ocode}) と locale ({self.locale}) を確認してください "
+                             "(何も登録されていません)", status=status)
         if status == 406:
             raise FXFormatError("FX が形式を受け付けませんでした (HTTP 406)。"
                                 "JSON 以外のヘッダーが付いていないか確認してください", status=status)

@@ -202,7 +202,7 @@ LIMIT_CASES: list[tuple[str, Callable[[dict[str, Any]], None], tuple[Any, Any], 
     ("duplicate position", _set("0.is_ocr_dc", 0), (0, 1), "同一の貸借・同一の表示位置"),
     ("口座 required", _set("0.cd_act", "1131"), _DR, "誤った口座コード"),
     ("部門 required", _set("1.cd_act", "4111"), _CR, "誤った部門コード"),
-    ("取引先 required", _set("0.cd_act", "1161"), _DR, "取引先コードまたは取引先名"),
+    ("取引先 required", _set("0.cd_act", "1161"), _DR, "誤った取引先コード"),
 ]
 
 
