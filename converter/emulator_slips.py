@@ -369,11 +369,11 @@ def _check_fund(g: int, slip: Mapping[str, Any], details: list[Any], masters: Ma
         return [], {}
     values = {k: v or "" for k, v in sent.items()}
     for key in values:
-        for det, act in other:
+        for other_line, other_act in other:
             if values[key]:
                 break
-            side = "dc" if det.get("is_ocr_dc") == 1 else "cc"
-            values[key] = str(act.get(f"{key}_{side}") or "")
+            side = "dc" if other_line.get("is_ocr_dc") == 1 else "cc"
+            values[key] = str(other_act.get(f"{key}_{side}") or "")
     errors = [_error(g, msg_bad(k)) for k, v in values.items() if not v]
     pairs = {(f["cd_fbcat"], f["cd_fbbdcat"]) for f in masters.fundbalancebreakdowns}
     if not errors and pairs and (values["cd_fbcat"], values["cd_fbbdcat"]) not in pairs:

@@ -254,15 +254,18 @@ class FXClient:
             raise FXAuthError(f"FX のトークンが存在しないか無効です (HTTP 401)。"
                               f"環境変数 {self.token_env} を確認してください", status=status)
         if status == 403:
-            raise FXAuthError("この利用者には仕訳・マスターの更新権限がありません (HTTP 403)。"
-                              "FX の利用者権限を確認してください", status=status)
+            # FX says which right is missing (仕訳, or 部門/取引先/口座 when is_add_*master would add one).
+            reason = _fx_message(response) or "仕訳・マスターの更新権限がありません"
+            raise FXAuthError(f"FX: {reason} (HTTP 403)。この利用者の権限を FX で確認してください"
+                              "(マスターへの自動追加が原因なら settings.yaml の is_add_*master を 0 にして"
+                              "コードを対応表に登録する方法もあります)", status=status)
         if status == 404:
             # Every path the client calls is a list or slips/import, so 404 means FX does not know
             # the company (ocode) or the system (locale) in the URL; FX's own text comes first.
             raise FXAPIError(f"FX: {_fx_message(response) or '該当するデータがありません'} (HTTP 404)。"
                              f"企業コード・システム識別子を FX が認識しません。settings.yaml の "
-                             f"ocode ({self.ocode}) と locale ({self.locale}) を確認してください "
-                             "(何も登録されていません)", status=status)
+                             f"ocode ({self.ocode}) と locale ({self.locale}) を確認してください。"
+                             "処理を中止しました (FX には何も登録されていません)", status=status)
         if status == 406:
             raise FXFormatError("FX が形式を受け付けませんでした (HTTP 406)。"
                                 "JSON 以外のヘッダーが付いていないか確認してください", status=status)

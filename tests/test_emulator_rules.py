@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import make_mappings, to_csv
+from conftest import sale as conftest_sale
+from ledger_helpers import new_ledger
 
 from converter.cli import main
 from converter.emulator import Emulator, load_seed
 from converter.emulator_slips import DOCUMENTED, INFO_NO_DEP, OWN_MESSAGES
 from converter.errors import FXAPIError
 from converter.fxapi import FXClient
+from converter.ledger import Ledger
 
 HEADERS = {
     "Authorization": "Bearer emulator-token",
@@ -343,14 +348,36 @@ def test_client_stops_on_404_with_fx_message_and_settings_hint(call: str) -> Non
         return transport.handle_request(request)
 
     with FXClient("http://127.0.0.1:1", "tc99999999", "emulator-token", locale="tfa",
-                  transport=httpx.MockTransport(counting)) as client:
-        with pytest.raises(FXAPIError) as err:
-            if call == "import":
-                client.import_slips(json.dumps({"slips": [sale()]}).encode())
-            else:
-                client.get("v3/accounts")
+                  transport=httpx.MockTransport(counting)) as client, pytest.raises(FXAPIError) as err:
+        if call == "import":
+            client.import_slips(json.dumps({"slips": [sale()]}).encode())
+        else:
+            client.get("v3/accounts")
     assert str(err.value) == (
         "FX: 該当するデータがありません (HTTP 404)。企業コード・システム識別子を FX が認識しません。"
-        "settings.yaml の ocode (tc99999999) と locale (tfa) を確認してください (何も登録されていません)")
+        "settings.yaml の ocode (tc99999999) と locale (tfa) を確認してください。"
+        "処理を中止しました (FX には何も登録されていません)")
     assert err.value.status == 404 and len(calls) == 1  # no retry
     assert emu.stored_slips() == []
+
+
+def test_upload_to_an_ocode_fx_does_not_know_stops_with_the_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator serves another company: the run stops at the first answer, sends nothing
+    twice, leaves every document unsent and says to check ocode/locale in settings.yaml."""
+    monkeypatch.setenv("FX_API_TOKEN", "emulator-token")
+    mappings = make_mappings(tmp_path / "mappings")
+    source = tmp_path / "in.csv"
+    source.write_bytes(to_csv([conftest_sale(f"INV-{i}") for i in range(3)]).encode("cp932"))
+    ledger = new_ledger(tmp_path / "l.sqlite", "tc09999001")
+    emu = Emulator(ocodes=["tc00000001"])
+    with emu.serve() as server:
+        result = CliRunner().invoke(main, ["upload", str(source), "-m", str(mappings), "--base-url", server.url,
+                                           "--ledger", str(ledger)])
+    assert result.exit_code == 2, result.output
+    assert ("FX: 該当するデータがありません (HTTP 404)。企業コード・システム識別子を FX が認識しません。"
+            "settings.yaml の ocode (tc09999001) と locale (tfa) を確認してください") in result.output
+    assert "Traceback" not in result.output
+    assert emu.stats()["requests"] <= 2 and emu.stored_slips() == []  # no retry storm
+    with Ledger.open(ledger, ocode="tc09999001", readonly=True) as book:
+        assert {r.status for r in book.documents()} <= {"pending"}
