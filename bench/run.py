@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The mapping folder every measurement uses; main() sets it (``--mappings``, else an upload copy).
 MAPPINGS = ROOT / "mappings"
 ROWS_PER_DOCUMENT = 1.33  # what make_samples' generator averages; N rows ≈ N / 1.33 documents
 TOKEN = "emulator-token"
@@ -122,7 +123,7 @@ def _converter(*args: str | Path) -> list[str]:
 
 
 def _self(*args: str | Path) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), *map(str, args)]
+    return [sys.executable, str(Path(__file__).resolve()), *map(str, args), "--mappings", str(MAPPINGS)]
 
 
 def child_review(path: Path, mode: str, out: Path) -> dict[str, Any]:
@@ -421,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=ROOT / "bench" / ".work", help="generated exports (cached)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--no-targets", action="store_true", help="report only; do not fail on a missed target")
+    ap.add_argument("--mappings", type=Path, default=None,
+                    help="mapping folder (default: mappings/ copied to WORKDIR/mappings with the generated "
+                         "exports' 随時の取引先 mapped to その他 999999 — FX requires cd_cstm on 売掛金/買掛金)")
     # child modes (used by the runner itself)
     ap.add_argument("--child", choices=("review", "upload", "ledger"), help=argparse.SUPPRESS)
     ap.add_argument("--documents", type=int, help=argparse.SUPPRESS)
@@ -434,6 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=60.0,
                     help="(e): CPU seconds of requests measured before the upload is stopped (0: no limit)")
     args = ap.parse_args(argv)
+    global MAPPINGS
+    if args.mappings is not None:
+        MAPPINGS = args.mappings
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        MAPPINGS = _make_samples().write_upload_mappings(args.workdir / "mappings")
     if args.child == "review":
         print(json.dumps(child_review(args.input, args.mode, args.out)))
         return 0

@@ -25,6 +25,7 @@ import csv
 import json
 import random
 import re
+import shutil
 import sys
 import time
 import unicodedata
@@ -1329,6 +1330,24 @@ def load_mapping_keys(folder: Path = MAPPINGS) -> dict[str, set[Any]]:
         "customer_codes": {e["customer_code"] for e in cst if "customer_code" in e},
         "customer_names": {e["customer"] for e in cst if "customer" in e},
     }
+
+
+def write_upload_mappings(folder: Path, source: Path = MAPPINGS) -> Path:
+    """``source`` copied to ``folder`` with every NAME_ONLY_CUSTOMERS mapped to FX's catch-all
+    取引先 その他 (999999, ``is_adj``: "特定の取引先に限らない仕訳に関しては、この取引先で仕訳を入力する").
+
+    FX requires a 取引先コード on 売掛金/買掛金 (取引先別元帳, ``is_usecstmldgr``), and the emulator
+    enforces it, so a generated export's 随時の取引先 cannot go name-only there. The product's
+    answer is settings.yaml's ``one_off_customer_code``, which needs the master cache; uploads
+    rehearsed without a cache (tests, the benchmark) use this copy instead. The master cache
+    folder is not copied.
+    """
+    shutil.copytree(source, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("masters"))
+    with (folder / "customers.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("# upload rehearsal without a master cache: 随時の取引先 → その他 (write_upload_mappings)\n")
+        fh.writelines(f'- {{customer: {json.dumps(name, ensure_ascii=False)}, cd_cstm: "999999"}}\n'
+                      for name in NAME_ONLY_CUSTOMERS)
+    return folder
 
 
 def check_mappings_against_seed(folder: Path = MAPPINGS) -> None:

@@ -14,12 +14,15 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -33,7 +36,28 @@ from converter.ledger import Ledger
 from converter.pipeline import Options, convert
 
 ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = ROOT / "mappings"
+
+
+def make_samples_module() -> Any:
+    """scripts/make_samples.py: one generator for samples, tests and the benchmark."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import make_samples
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return make_samples
+
+
+def _upload_mappings() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="upload-mappings-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return Path(make_samples_module().write_upload_mappings(folder))
+
+
+#: ``mappings/`` as uploads without a master cache need it: the exports' 随時の取引先 (name only)
+#: mapped to FX's その他 (999999), since FX requires a 取引先コード on 売掛金/買掛金 and the
+#: emulator enforces it (issue 16; the product's answer, one_off_customer_code, needs the cache).
+MAPPINGS = _upload_mappings()
 OCODE = "tc09999001"
 EMULATOR_TOKEN = "emulator-token"
 #: Opt-in long runs: more kill points, more seeds, more fuzz examples.
@@ -120,12 +144,8 @@ class Month:
 
 
 def write_month(path: Path, n_documents: int = 5000, seed: int = 20261001) -> Month:
-    """A realistic month (scripts/make_samples.py); every value maps with ``mappings/``."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_samples
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    """A realistic month (scripts/make_samples.py); every value maps with ``MAPPINGS``."""
+    make_samples = make_samples_module()
     rows = make_samples.generate_jobcan_rows(n_documents, seed)
     make_samples.write_jobcan_csv(rows, path)
     conversion = convert([path], MAPPINGS, Options())

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
+from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
 
 import converter.batch as batch_module
 from converter.batch import CompanyResult, load_manifest, run_batch
@@ -330,7 +331,8 @@ def test_the_sample_manifest_runs(fx: Fx, tmp_path: Path, monkeypatch: pytest.Mo
     assert spec.ocode == "tc09999001" and spec.mappings.resolve() == (ROOT / "mappings").resolve()
     assert all(p.is_file() for p in spec.inputs)
     # Keep the repository's ledgers/ untouched: same manifest, ledger in tmp, FX = the emulator.
-    spec = dataclasses.replace(spec, ledger=tmp_path / "l.sqlite", base_url=fx.url)
+    # FX requires cd_cstm on 売掛金/買掛金: the sample's 随時の取引先 go as その他 (no master cache here).
+    spec = dataclasses.replace(spec, ledger=tmp_path / "l.sqlite", base_url=fx.url, mappings=UPLOAD_MAPPINGS)
     (result,) = run_batch(dataclasses.replace(manifest, companies=(spec,)))
     assert (result.status, result.documents, result.sent) == ("done", 359, 359), result.message
     assert fx.stored()[OCODES[0]] == 360  # one 65-line document goes as two slips

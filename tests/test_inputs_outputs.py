@@ -25,6 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import MAPPINGS, SAMPLES, make_mappings, sale, to_csv
+from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS  # 随時の取引先 → その他 (FX wants cd_cstm on 売掛金)
 from fault_helpers import EmulatorProcess, child_env, stored_counts
 from ledger_helpers import new_ledger
 from openpyxl import Workbook
@@ -427,7 +428,7 @@ def test_end_to_end_the_month_given_three_ways_is_stored_once(tmp_path: Path) ->
     server = EmulatorProcess(tmp_path)
     try:
         def upload(*inputs: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "converter", "upload", *inputs, "-m", str(MAPPINGS),
+            return subprocess.run([sys.executable, "-m", "converter", "upload", *inputs, "-m", str(UPLOAD_MAPPINGS),
                                    "--base-url", server.url, "--ledger", str(ledger)],
                                   capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=300)
 
