@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MAPPINGS, ROOT, SAMPLES, make_mappings, sale, to_csv
+from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
 
 from converter.ledger import Ledger

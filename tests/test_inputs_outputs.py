@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import MAPPINGS, SAMPLES, make_mappings, sale, to_csv
+from conftest import SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS  # 随時の取引先 → その他 (FX wants cd_cstm on 売掛金)
 from fault_helpers import EmulatorProcess, child_env, stored_counts
 from ledger_helpers import new_ledger
