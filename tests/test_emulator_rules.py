@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -381,3 +384,25 @@ def test_upload_to_an_ocode_fx_does_not_know_stops_with_the_hint(
     assert emu.stats()["requests"] <= 2 and emu.stored_slips() == []  # no retry storm
     with Ledger.open(ledger, ocode="tc09999001", readonly=True) as book:
         assert {r.status for r in book.documents()} <= {"pending"}
+
+
+def test_emulator_server_serves_the_ocodes_and_locale_given(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "converter", "emulator", "--port", "0", "--ocode", "tc00000001",
+                             "--ocode", "tc00000002", "--locale", "tfb"], stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        match = re.match(r"fx-emulator listening on (http://127\.0\.0\.1:\d+) \(ocode tc00000001,tc00000002, "
+                         r"locale tfb,", banner)
+        assert match, banner
+        with httpx.Client(base_url=match.group(1), headers=HEADERS, timeout=5) as http:
+            for ocode in ("tc00000001", "tc00000002"):
+                assert http.get(f"/fx/{ocode}/tfb/api/v1/inpjourconfig").status_code == 200
+            r = http.get("/fx/tc09999001/tfb/api/v1/inpjourconfig")
+            assert (r.status_code, r.json()) == (404, {"status": 404, "errors": [
+                {"message": "該当するデータがありません"}]})
+            assert http.get("/fx/tc00000001/tfa/api/v1/inpjourconfig").status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(5)
