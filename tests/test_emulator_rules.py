@@ -406,3 +406,22 @@ def test_emulator_server_serves_the_ocodes_and_locale_given(tmp_path: Path) -> N
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_documented_messages_are_the_references_and_own_ones_are_not() -> None:
+    """DOCUMENTED texts appear in the reference verbatim; OWN_MESSAGES texts do not (else they
+    would belong in DOCUMENTED)."""
+    import converter.emulator as emulator_module
+    from converter.emulator_masters import MSG_404
+
+    reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fx-cloud-api.txt"
+    if not reference.exists():
+        pytest.skip("the reference is not beside this checkout")
+    text = reference.read_text("utf-8")
+    assert DOCUMENTED["bad_code"].format(label="勘定科目コード") in text
+    assert DOCUMENTED["info_no_dep"] in text
+    for documented in (emulator_module.MSG_401, emulator_module.MSG_403, emulator_module.MSG_406, MSG_404):
+        assert f'"message": "{documented}"' in text
+    own = [*OWN_MESSAGES.values(), *emulator_module.OWN_MESSAGES.values()]
+    chunks = [c for m in own for c in re.split(r"\{[^}]*\}", m) if len(c) >= 8]
+    assert [c for c in chunks if c in text] == []
