@@ -162,8 +162,9 @@ def test_key_formats() -> None:
 
 
 def _month(n: int = 30) -> list[dict[str, str]]:
+    # Two customers, both with FX codes (C-001; A商店 by name): FX requires cd_cstm on 売掛金.
     return [sale(f"S{i:02d}", 1100 * i, 100 * i, date=f"2026/10/{i:02d}",
-                 ccode="C-001" if i <= 5 else "C-002", cname="" if i <= 5 else f"顧客{i}") for i in range(1, n + 1)]
+                 ccode="C-001" if i <= 5 else "", cname="" if i <= 5 else "A商店") for i in range(1, n + 1)]
 
 
 @pytest.mark.slow
