@@ -346,6 +346,8 @@ def _problems_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
             _Col("値", cap=30), _Col("ルール"), _Col("帳票番号"), _Col("内容・対処", kind="wrap", cap=80))
     found = [("エラー", p) for p in conv.problems] + [("お知らせ", p) for p in conv.notices]
     found.sort(key=lambda kp: (kp[0] != "エラー", kp[1].file, kp[1].row or 0))
+    if conv.unchecked is not None:  # rules left unchecked without the FX master cache, said once, last
+        found.append(("未確認", conv.unchecked))
     return _frame(cols, [(k, p.file, p.row, p.column, p.value, p.rule, _doc_no(p.document), p.message)
                          for k, p in found])
 

@@ -297,3 +297,26 @@ def test_fund_categories_sent_must_be_in_the_references_ranges(tmp_path: Path, w
                    cr_taxamt="")
     result = convert([write_csv([receipt])], folder)
     assert sorted({(p.rule, p.value) for p in result.problems}) == [("cd_fbcat_format", "13")]
+
+
+def test_review_workbook_says_where_the_name_went_and_what_was_not_checked(tmp_path: Path,
+                                                                            write_csv: WriteCsv) -> None:
+    from openpyxl import load_workbook
+
+    folder = make_mappings(tmp_path / "m")
+    rows = [sale("X1", ccode="", cname="佐藤商事")]
+    review = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(folder), "-o", str(review)])
+    assert result.exit_code == 0, result.output
+
+    def kinds_and_rules() -> list[tuple[str, str]]:
+        sheet = next(ws for ws in load_workbook(review).worksheets if ws.cell(1, 1).value == "種別")
+        return [(r[0], r[5]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+
+    assert kinds_and_rules() == [("未確認", "masters_missing")]
+    set_settings(folder, one_off_customer_code="999999")
+    with_masters(folder)
+    result = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(folder), "-o", str(review)])
+    assert result.exit_code == 0, result.output
+    assert ("お知らせ", "one_off_customer") in kinds_and_rules()
+    assert "未確認" not in {kind for kind, _ in kinds_and_rules()}
