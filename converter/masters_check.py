@@ -248,8 +248,11 @@ def _one_off_customer(out: pd.DataFrame, found: _Findings, lacking: pd.Series, o
     out.loc[lacking, "nm_cstm"] = ""
     head = ("{nm_act}(cd_act {cd_act}) は FX で取引先別管理の科目 (is_usecstmldgr=1) のため、"
             f"取引先コード(cd_cstm) を settings.yaml の one_off_customer_code {one_off} にして送ります")
-    found.add(named & (present | to_memo), "one_off_customer", column, value, lambda i: (
+    found.add(to_memo, "one_off_customer", column, value, lambda i: (
         head.format(**i) + f" (随時の取引先「{i['value']}」: 取引先名は摘要(rcj_slip) に入れました){i['rows']}"),
+        account, notice=True)
+    found.add(named & present, "one_off_customer", column, value, lambda i: (
+        head.format(**i) + f" (随時の取引先「{i['value']}」: 取引先名は摘要(rcj_slip) にあります){i['rows']}"),
         account, notice=True)
     found.add(named & ~present & ~fits, "one_off_customer", column, value, lambda i: (
         head.format(**i) + f" (随時の取引先「{i['value']}」: 摘要(rcj_slip) が {RCJ_SLIP_WIDTH} 桁を超えるため"

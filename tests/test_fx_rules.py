@@ -185,13 +185,15 @@ def test_one_off_customer_code_takes_the_name_to_the_memo(tmp_path: Path, write_
     folder = make_mappings(tmp_path / "m")
     set_settings(folder, one_off_customer_code="999999")
     with_masters(folder)
-    rows = [sale("X1", ccode="", cname="佐藤商事"), sale("X2", ccode="", cname="佐藤商事", memo="い" * 38)]
+    rows = [sale("X1", ccode="", cname="佐藤商事"), sale("X2", ccode="", cname="佐藤商事", memo="い" * 38),
+            sale("X3", ccode="", cname="佐藤商事", memo="入金 佐藤商事")]
     result = convert([write_csv(rows)], folder)
     lines = details(result)
     receivable = [d for d in lines if d["cd_act"] == "1161"]
     assert [(d["cd_cstm"], "nm_cstm" in d, d["rcj_slip"]) for d in receivable] == [
-        ("999999", False, "10月分 佐藤商事"), ("999999", False, "い" * 38)]  # the second does not fit in 80
-    assert sorted(n.message for n in result.notices if n.rule == "one_off_customer") == [
+        ("999999", False, "10月分 佐藤商事"), ("999999", False, "い" * 38),  # the second does not fit in 80
+        ("999999", False, "入金 佐藤商事")]  # the third has it already
+    assert sorted(n.message for n in result.notices if n.rule == "one_off_customer") == sorted([
         "売掛金(cd_act 1161) は FX で取引先別管理の科目 (is_usecstmldgr=1) のため、取引先コード(cd_cstm) を "
         "settings.yaml の one_off_customer_code 999999 にして送ります (随時の取引先「佐藤商事」: 取引先名は"
         "摘要(rcj_slip) に入れました) (1 行: 2)",
@@ -199,7 +201,10 @@ def test_one_off_customer_code_takes_the_name_to_the_memo(tmp_path: Path, write_
         "settings.yaml の one_off_customer_code 999999 にして送ります (随時の取引先「佐藤商事」: 摘要(rcj_slip) が "
         "80 桁を超えるため取引先名は FX に残りません) (1 行: 3)。"
         "customers.yaml で取引先コードを割り当てると名前が残ります",
-    ]
+        "売掛金(cd_act 1161) は FX で取引先別管理の科目 (is_usecstmldgr=1) のため、取引先コード(cd_cstm) を "
+        "settings.yaml の one_off_customer_code 999999 にして送ります (随時の取引先「佐藤商事」: 取引先名は"
+        "摘要(rcj_slip) にあります) (1 行: 4)",
+    ])
     emu = Emulator()
     assert [r.outcome for r in send(result, emu)] == ["stored"]
 
