@@ -424,7 +424,7 @@ def format_upload(report: UploadReport) -> str:
     for key in report.deleted:
         lines.append(f"削除あり: {key} — 連携済みの帳票が書出から消えました (--corrections で取消仕訳を送れます)")
     for key in report.corrected:
-        lines.append(f"訂正済み: {key} — 取消仕訳{'と訂正後の仕訳' if key in report.to_send else ''}を送信しました")
+        lines.append(f"訂正済み: {key} — 取消仕訳{'' if key in report.withdrawn else 'と訂正後の仕訳'}を送信しました")
     for m in report.messages:
         where = f" ({m.file}:{m.row}行)" if m.row else ""
         label = "FX エラー" if m.kind == "error" else "FX みなし処理"

@@ -66,6 +66,7 @@ class UploadReport:
     changed: tuple[str, ...] = ()  # in FX, but the export now differs (not corrected in this run)
     deleted: tuple[str, ...] = ()  # in FX, gone from the export (not corrected in this run)
     corrected: tuple[str, ...] = ()  # reversal (+ new version) sent in this run
+    withdrawn: tuple[str, ...] = ()  # those of ``corrected`` gone from the export: reversed only
     still_unknown: tuple[str, ...] = ()  # 要確認 from an earlier run, not sent
     recovered: tuple[str, ...] = ()  # left in 連携中 by a killed run → 要確認
     requests: int = 0
@@ -179,7 +180,8 @@ def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
             for k in report.changed]
     rows += [("削除あり", k, "連携済みの帳票が書出から消えました。--corrections で取消仕訳を送れます")
              for k in report.deleted]
-    rows += [("訂正済み", k, "取消仕訳 (と訂正後の仕訳) を送信しました") for k in report.corrected]
+    rows += [("訂正済み", k, "取消仕訳を送信しました" if k in report.withdrawn
+              else "取消仕訳と訂正後の仕訳を送信しました") for k in report.corrected]
     return rows
 
 
@@ -221,13 +223,15 @@ def send(
     auto_numbering = client.auto_numbering() if units else True
     sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units), where)
     sender.run(units)
+    corrected = tuple(k for k in plan.correct
+                      if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
+    deleted = set(plan.deleted)
     return UploadReport(
         dry_run=False, to_send=plan.to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
         unknown=tuple(sender.unknown), already_done=plan.done_same,
         changed=tuple(k for k in plan.changed if k not in plan.correct),
         deleted=tuple(k for k in plan.deleted if k not in plan.correct),
-        corrected=tuple(k for k in plan.correct
-                        if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k)),
+        corrected=corrected, withdrawn=tuple(k for k in corrected if k in deleted),
         still_unknown=tuple(k for k in plan.unknown if k not in recovered), recovered=recovered,
         requests=sender.requests, messages=tuple(sender.messages),
     )

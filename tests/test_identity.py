@@ -193,6 +193,7 @@ def test_partial_export_with_corrections_is_held_until_yes(server: EmulatorProce
 
     sent = upload(server, partial, mappings, ledger, "--corrections", "--yes", *period)
     assert sent.exit_code == 0, sent.output
+    assert "訂正済み: 売上|S06 — 取消仕訳を送信しました" in sent.stdout.splitlines()
     assert sum(line.startswith("訂正済み: 売上|S") for line in sent.stdout.splitlines()) == 25
     slips = server.slips()
     assert len(slips) == 55 and set(stored_counts(slips).values()) == {1}
