@@ -32,6 +32,7 @@ Manifest format (YAML, UTF-8; relative paths are relative to the manifest's fold
         truncate_memo: false        # optional, as `upload --truncate-memo`
         corrections: false          # optional, as `upload --corrections` (赤黒訂正; held by the
                                     # mass-change guard unless `converter batch --yes`)
+        period: 2026-10-01:2026-10-31  # optional, as `upload --period` (the export's 出力期間)
 
 Manifest errors (exit 2, nothing runs): unknown keys, a missing ``ocode`` or ``mappings``, no
 ``inputs``/``glob``, a token written into the YAML, two companies with the same ``ocode`` or
@@ -53,12 +54,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .config import load_settings, load_yaml, strip_lines
+from .corrections import parse_period
 from .errors import ConfigError, ConverterError, FXAuthError, InputError, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, check_base_url
 from .ledger import default_ledger_path
@@ -79,7 +82,7 @@ STATUS_LABELS = {"done": "完了", "attention": "要対応", "failed": "失敗"}
 _TOP_KEYS = {"companies", "concurrency", "dry_run"}
 _COMPANY_KEYS = {
     "name", "ocode", "mappings", "inputs", "glob", "ledger", "token_env", "profile", "base_url",
-    "sheet", "kinds", "closed_only", "exclude_status", "truncate_memo", "corrections",
+    "sheet", "kinds", "closed_only", "exclude_status", "truncate_memo", "corrections", "period",
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -98,6 +101,7 @@ class CompanySpec:
     base_url: str | None = None
     options: Options = field(default_factory=Options)
     corrections: bool = False
+    period: tuple[date, date] | None = None  # the export's 出力期間 (upload --period)
     line: int = 0  # where the company starts in the manifest
 
 
@@ -200,7 +204,13 @@ def _company(entry: Any, where: str, base: Path, line: int, problems: list[str])
         else:
             found.append(f"{key}: 知らないキーです (使えるキー: {', '.join(sorted(_COMPANY_KEYS))})")
     text = {k: _text(entry, k, found, required=k in ("ocode", "mappings"))
-            for k in ("name", "ocode", "mappings", "ledger", "token_env", "profile", "base_url", "sheet")}
+            for k in ("name", "ocode", "mappings", "ledger", "token_env", "profile", "base_url", "sheet", "period")}
+    period = None
+    if text["period"]:
+        try:
+            period = parse_period(text["period"])
+        except ValueError as err:
+            found.append(f"period: {err} ('{text['period']}')")
     inputs = _texts(entry, "inputs", found)
     globs = _texts(entry, "glob", found)
     if "inputs" not in entry and "glob" not in entry:
@@ -225,7 +235,8 @@ def _company(entry: Any, where: str, base: Path, line: int, problems: list[str])
     return CompanySpec(
         name=text["name"] or ocode, ocode=ocode, mappings=mappings, ledger=ledger,
         inputs=tuple(_path(base, p) for p in inputs), globs=tuple(str(_path(base, g)) for g in globs),
-        token_env=token_env, base_url=text["base_url"], options=options, corrections=flags["corrections"], line=line)
+        token_env=token_env, base_url=text["base_url"], options=options, corrections=flags["corrections"],
+        period=period, line=line)
 
 
 def _text(entry: dict[str, Any], key: str, found: list[str], *, required: bool = False) -> str | None:
@@ -363,7 +374,8 @@ def run_company(spec: CompanySpec, *, dry_run: bool = False, yes: bool = False,
         inputs = resolve_inputs(spec)
         conversion, report = upload_files(
             inputs, spec.mappings, spec.options, ledger_path=spec.ledger, base_url=spec.base_url,
-            token_env=spec.token_env, dry_run=dry_run, corrections=spec.corrections, yes=yes, transport=transport)
+            token_env=spec.token_env, dry_run=dry_run, corrections=spec.corrections, period=spec.period, yes=yes,
+            transport=transport)
     except ProblemsFound as err:
         return result("failed", f"データのエラー {len(err.problems)} 件 — 何も送信していません。"
                                 "converter check で確認してください",

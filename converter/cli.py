@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .config import load_settings
+from .corrections import parse_period
 from .errors import ConverterError, LedgerError, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
@@ -203,13 +204,9 @@ def _period(text: str | None) -> tuple[date, date] | None:
     if not text:
         return None
     try:
-        first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
-    except ValueError:
-        raise click.BadParameter("FROM:TO の形で指定してください (例 2026-10-01:2026-10-31)",
-                                 param_hint="--period") from None
-    if first > last:
-        raise click.BadParameter("開始日が終了日より後です", param_hint="--period")
-    return first, last
+        return parse_period(text)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--period") from None
 
 
 def _send_command(only_errors: bool) -> Callable[..., None]:

@@ -47,6 +47,17 @@ class Plan:
     correct: tuple[str, ...] = ()  # source documents corrected by this run
 
 
+def parse_period(text: str) -> tuple[date, date]:
+    """``FROM:TO`` (ISO dates) as the export's 出力期間; ValueError with the Japanese reason."""
+    try:
+        first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
+    except ValueError:
+        raise ValueError("FROM:TO の形で指定してください (例 2026-10-01:2026-10-31)") from None
+    if first > last:
+        raise ValueError("開始日が終了日より後です")
+    return first, last
+
+
 @dataclass(frozen=True)
 class Held:
     """``--corrections`` held back: it would reverse ``reversals`` of the ``done`` 連携完了

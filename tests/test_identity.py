@@ -23,6 +23,7 @@ from converter.cli import main
 from converter.config import Settings, load_profile
 from converter.corrections import Plan, mass_reversal
 from converter.emulator import Emulator
+from converter.errors import ConfigError
 from converter.keys import DATED_KINDS, correction_number, document_key, parse
 from converter.ledger import Ledger
 from converter.pipeline import Options, convert
@@ -229,10 +230,15 @@ def test_batch_holds_a_company_until_yes(write_csv: WriteCsv, mappings: Path, tm
     ledger = new_ledger(tmp_path / "ledgers" / f"{OCODE}.sqlite", OCODE)
     month = _month()
     upload_files([write_csv(month)], mappings, Options(), ledger_path=ledger, transport=emu.transport())
-    write_csv([*month[:4], month[-1]], name="partial.csv")  # (no --period: its dates span the month)
+    write_csv(month[:5], name="partial.csv")  # 10-01 … 10-05, the month declared as its period
     manifest = tmp_path / "batch.yaml"
-    manifest.write_text(f"companies:\n  - ocode: {OCODE}\n    mappings: mappings\n    inputs: [partial.csv]\n"
-                        f"    ledger: {ledger}\n    corrections: true\n", "utf-8")
+    company = (f"companies:\n  - ocode: {OCODE}\n    mappings: mappings\n    inputs: [partial.csv]\n"
+               f"    ledger: {ledger}\n    corrections: true\n")
+    manifest.write_text(company + "    period: 2026-10-31:2026-10-01\n", "utf-8")
+    with pytest.raises(ConfigError) as bad:
+        load_manifest(manifest)
+    assert bad.value.problems == ["companies の 1 社目 (2行目): period: 開始日が終了日より後です ('2026-10-31:2026-10-01')"]
+    manifest.write_text(company + "    period: 2026-10-01:2026-10-31\n", "utf-8")
     (held,) = run_batch(load_manifest(manifest), transport=emu.transport())
     assert held.status == "attention" and held.exit_code == 1 and held.sent == 0
     assert held.message.endswith(HELD_25_OF_30)
