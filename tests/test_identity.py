@@ -237,7 +237,8 @@ def test_batch_holds_a_company_until_yes(write_csv: WriteCsv, mappings: Path, tm
     manifest.write_text(company + "    period: 2026-10-31:2026-10-01\n", "utf-8")
     with pytest.raises(ConfigError) as bad:
         load_manifest(manifest)
-    assert bad.value.problems == ["companies の 1 社目 (2行目): period: 開始日が終了日より後です ('2026-10-31:2026-10-01')"]
+    assert bad.value.problems == [
+        "companies の 1 社目 (2行目): period: 開始日が終了日より後です ('2026-10-31:2026-10-01')"]
     manifest.write_text(company + "    period: 2026-10-01:2026-10-31\n", "utf-8")
     (held,) = run_batch(load_manifest(manifest), transport=emu.transport())
     assert held.status == "attention" and held.exit_code == 1 and held.sent == 0
