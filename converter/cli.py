@@ -420,6 +420,10 @@ def format_upload(report: UploadReport) -> str:
                      " (--corrections で取消と訂正後の仕訳を送れます)")
     for key in report.deleted:
         lines.append(f"削除あり: {key} — 連携済みの帳票が書出から消えました (--corrections で取消仕訳を送れます)")
+    for key in report.duplicates:
+        lines.append(f"二重登録の疑い: {key} — 台帳の形式更新で、取引日だけが違う同じ帳票の 2 件目として"
+                     "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の"
+                     "取消仕訳を送れます。converter history で経緯を確認できます)")
     for key in report.corrected:
         lines.append(f"訂正済み: {key} — 取消仕訳{'' if key in report.withdrawn else 'と訂正後の仕訳'}を送信しました")
     for m in report.messages:

@@ -128,6 +128,12 @@ class Ledger(LedgerFile):
         parents = {p for (p,) in self._conn.execute("SELECT DISTINCT parent FROM documents WHERE parent != ''")}
         return set(self._ids(wanted)) | (parents & set(wanted))
 
+    def kept_by_upgrade(self) -> frozenset[str]:
+        """Keys the identity upgrade left under their dated form: a second record of a document
+        (see :mod:`converter.ledger_identity`); empty for most ledgers."""
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'identity_kept'").fetchone()
+        return frozenset(json.loads(row[0])) if row else frozenset()
+
     def next_id(self) -> int:
         """The ``journo_read`` the next new document would get."""
         return self._meta_int("next_journo_read")

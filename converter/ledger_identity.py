@@ -12,8 +12,9 @@ composes with the other upgrade steps of :mod:`converter.ledger_records`:
 * two records of one document (same 取引種別 + 帳票番号, different dates: the old key made the
   second one "new") are never merged: the one FX holds (連携完了; else the latest) takes the new
   key, each other one keeps its old key and status, with a history line (操作種別 キー形式の移行)
-  and a message saying what to check. A 連携完了 one is then reported 削除あり by the next upload
-  of its period: FX may hold that document twice, and ``--corrections`` reverses the extra slip.
+  and a message saying what to check; meta ``identity_kept`` lists them. A 連携完了 one is then
+  reported 削除あり by the next upload of its period: FX may hold that document twice, and
+  ``--corrections`` reverses the extra slip.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def migrate_identity(conn: sqlite3.Connection) -> list[str]:
     if kept:
         _keep(conn, kept)
     conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('identity', ?)", (LEDGER_IDENTITY,))
+    if kept:  # for the reports of later runs (Ledger.kept_by_upgrade)
+        conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('identity_kept', ?)",
+                     (json.dumps([k[0] for k in kept], ensure_ascii=False),))
     return [k[0] for k in kept]
 
 

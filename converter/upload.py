@@ -23,7 +23,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import accumulate
 from pathlib import Path
@@ -72,6 +72,8 @@ class UploadReport:
     requests: int = 0
     messages: tuple[FXMessage, ...] = field(default=())
     held: Held | None = None  # --corrections would reverse too many: nothing sent (needs --yes)
+    #: Of ``deleted``: second records of a document the ledger upgrade kept (FX may hold it twice)
+    duplicates: tuple[str, ...] = ()
 
     @property
     def needs_attention(self) -> bool:
@@ -161,8 +163,10 @@ def upload_files(
         with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
             plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections,
                                   period=period)
-            return conversion, _planned(plan, requests=_count_requests(conversion, ledger, plan),
-                                        held=None if yes else mass_reversal(plan, settings))
+            report = _planned(plan, requests=_count_requests(conversion, ledger, plan),
+                              held=None if yes else mass_reversal(plan, settings))
+            kept = ledger.kept_by_upgrade()
+            return conversion, replace(report, duplicates=tuple(k for k in plan.deleted if k in kept))
     token = token_from_env(token_env)
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     with Ledger.open(path, ocode=settings.ocode, lock=True) as ledger, FXClient(
@@ -214,10 +218,11 @@ def send(
     recovered = tuple(ledger.recover())
     plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections, period=period)
     held = None if yes else mass_reversal(plan, conversion.settings)
+    kept = ledger.kept_by_upgrade()
     if held is not None:
         return UploadReport(dry_run=False, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
                             deleted=plan.deleted, still_unknown=tuple(k for k in plan.unknown if k not in recovered),
-                            recovered=recovered, held=held)
+                            recovered=recovered, held=held, duplicates=tuple(k for k in plan.deleted if k in kept))
     where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
     units = _units(conversion, ledger, plan, correction_date, where)
     auto_numbering = client.auto_numbering() if units else True
@@ -226,12 +231,13 @@ def send(
     corrected = tuple(k for k in plan.correct
                       if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
     deleted = set(plan.deleted)
+    duplicates = tuple(k for k in plan.deleted if k in kept and k not in plan.correct)
     return UploadReport(
         dry_run=False, to_send=plan.to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
         unknown=tuple(sender.unknown), already_done=plan.done_same,
         changed=tuple(k for k in plan.changed if k not in plan.correct),
         deleted=tuple(k for k in plan.deleted if k not in plan.correct),
-        corrected=corrected, withdrawn=tuple(k for k in corrected if k in deleted),
+        corrected=corrected, withdrawn=tuple(k for k in corrected if k in deleted), duplicates=duplicates,
         still_unknown=tuple(k for k in plan.unknown if k not in recovered), recovered=recovered,
         requests=sender.requests, messages=tuple(sender.messages),
     )

@@ -19,7 +19,7 @@ from fault_helpers import EmulatorProcess, stored_counts
 from ledger_helpers import new_ledger
 
 from converter.batch import load_manifest, run_batch
-from converter.cli import main
+from converter.cli import format_upload, main
 from converter.config import Settings, load_profile
 from converter.corrections import Plan, mass_reversal
 from converter.emulator import Emulator
@@ -277,7 +277,7 @@ def test_v3_ledger_is_rekeyed_in_place_keeping_a_second_record_of_one_document(
     assert records["売上|B"].ymd == "2026-10-05" and records["売上|B"].journo_read == 5  # the latest takes the key
     assert records["売上|B|2026-10-02"].last_message.startswith("台帳の形式更新: 帳票は 取引種別+帳票番号 で 1 件に")
     assert kept_history[-1].action == "migrate" and kept_history[-1].status == "done"
-    assert _meta(path)["identity"] == "kind_no" and _meta(path)["schema_version"] == "3"
+    assert _meta(path)["identity"] == "kind_no" and _meta(path)["identity_kept"] == '["売上|B|2026-10-02"]'
     with sqlite3.connect(path) as conn:
         keys = [k for (k,) in conn.execute("SELECT keys FROM batch_docs ORDER BY batch")]
     assert keys == ['["売上|A", "売上|B|2026-10-02", "売上|C", "売上|D"]', '["売上|B"]',
@@ -294,10 +294,14 @@ def test_v3_ledger_is_rekeyed_in_place_keeping_a_second_record_of_one_document(
                      sale("C", 55000, 5000, date="2026/10/03"), sale("D", 44000, 4000, date="2026/10/04")])
     _, report = upload_files([now], mappings, Options(), ledger_path=path, transport=emu.transport())
     assert report.already_done == ("売上|A", "売上|C", "売上|D", "売上|B")
-    assert report.deleted == ("売上|B|2026-10-02",) and not report.sent
+    assert report.deleted == report.duplicates == ("売上|B|2026-10-02",) and not report.sent
+    assert ("二重登録の疑い: 売上|B|2026-10-02 — 台帳の形式更新で、取引日だけが違う同じ帳票の 2 件目として"
+            "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の取消仕訳を送れます。"
+            "converter history で経緯を確認できます)") in format_upload(report).splitlines()
     _, fixed = upload_files([now], mappings, Options(), ledger_path=path, transport=emu.transport(),
                             corrections=True)
-    assert fixed.corrected == ("売上|B|2026-10-02",) and len(emu.stored_slips()) == 1
+    assert fixed.corrected == fixed.withdrawn == ("売上|B|2026-10-02",) and fixed.duplicates == ()
+    assert len(emu.stored_slips()) == 1
 
 
 def _meta(path: Path) -> dict[str, str]:
