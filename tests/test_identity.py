@@ -296,8 +296,8 @@ def test_v3_ledger_is_rekeyed_in_place_keeping_a_second_record_of_one_document(
     assert report.already_done == ("売上|A", "売上|C", "売上|D", "売上|B")
     assert report.deleted == report.duplicates == ("売上|B|2026-10-02",) and not report.sent
     assert ("二重登録の疑い: 売上|B|2026-10-02 — 台帳の形式更新で、取引日だけが違う同じ帳票の 2 件目として"
-            "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の取消仕訳を送れます。"
-            "converter history で経緯を確認できます)") in format_upload(report).splitlines()
+            "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の"
+            "取消仕訳を送れます。converter history で経緯を確認できます)") in format_upload(report).splitlines()
     _, fixed = upload_files([now], mappings, Options(), ledger_path=path, transport=emu.transport(),
                             corrections=True)
     assert fixed.corrected == fixed.withdrawn == ("売上|B|2026-10-02",) and fixed.duplicates == ()
