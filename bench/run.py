@@ -303,6 +303,8 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
         ledger = workdir / "ledger.sqlite"
         for p in workdir.glob("ledger.sqlite*"):
             p.unlink()
+        shutil.rmtree(workdir / "backups", ignore_errors=True)
+        _new_ledger(ledger)
         store = workdir / "fx.jsonl"
         store.unlink(missing_ok=True)
         emulator = Emulator(store)
@@ -314,7 +316,17 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
         result["upload"] = {**json.loads(run.stdout.splitlines()[-1]), "rss_mb": run.rss_mb, "wall": run.wall}
         for p in [store, *workdir.glob("ledger.sqlite*")]:
             p.unlink(missing_ok=True)
+        shutil.rmtree(workdir / "backups", ignore_errors=True)
     return result
+
+
+def _new_ledger(path: Path) -> None:
+    """An empty ledger for the mappings' company (``converter ledger init``: never made by upload)."""
+    sys.path.insert(0, str(ROOT))
+    from converter.config import load_settings
+    from converter.ledger import Ledger
+
+    Ledger.create(path, ocode=load_settings(MAPPINGS).ocode)
 
 
 def _earlier_month_ledger(path: Path, documents: int) -> None:
@@ -330,6 +342,7 @@ def _earlier_month_ledger(path: Path, documents: int) -> None:
 
     for p in path.parent.glob(path.name + "*"):
         p.unlink()
+    Ledger.create(path, ocode=load_settings(MAPPINGS).ocode)
     with Ledger.open(path, ocode=load_settings(MAPPINGS).ocode) as book:
         book.assign_ids([DocumentInfo(key=f"売上|INV-202609-{i:07d}|2026-09-{1 + i % 30:02d}", content_hash=f"{i:064x}",
                                       kind="売上", doc_no=f"INV-202609-{i:07d}", ymd=f"2026-09-{1 + i % 30:02d}",

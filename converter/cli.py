@@ -21,9 +21,10 @@ import click
 
 from .config import load_settings
 from .corrections import parse_period
-from .errors import ConverterError, LedgerError, Problem, ProblemsFound
+from .errors import ConverterError, LedgerMissing, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
+from .ledger_safety import init_command
 from .outputs import check_outputs
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
@@ -311,7 +312,7 @@ def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) ->
     settings = load_settings(mappings_dir)
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
     if not path.exists():
-        raise LedgerError("台帳がまだありません。先に converter upload を実行してください", file=str(path))
+        raise LedgerMissing(str(path), init_command=init_command(mappings_dir, ledger_path))
     return Ledger.open(path, ocode=settings.ocode, lock=lock, readonly=not lock)
 
 
@@ -470,9 +471,11 @@ def format_report(result: Conversion) -> str:
 
 # Commands kept in their own modules; imported last because they import helpers from here.
 from .cli_batch import batch  # noqa: E402
+from .cli_ledger import ledger  # noqa: E402
 from .cli_masters import mappings, masters  # noqa: E402
 
 main.add_command(batch)
+main.add_command(ledger)
 main.add_command(masters)
 main.add_command(mappings)
 

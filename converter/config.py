@@ -18,6 +18,7 @@ import yaml
 from .errors import ConfigError
 from .fx_rules import CODE_HINTS, COMPANY_RULES, FLAGS_0_1, is_code
 from .keys import IDENTITIES, Identity
+from .ledger_safety import DEFAULT_KEEP
 
 BUILTIN_PROFILES = Path(__file__).parent / "profiles"
 
@@ -117,6 +118,7 @@ class Settings:
     # than this share of the period's, or this many, whichever is larger (a partial export, a wrong --period)
     corrections_guard_percent: float = 10
     corrections_guard_min: int = 20
+    ledger_backups: int = DEFAULT_KEEP  # backups of the ledger kept (one before and one after each upload that sends)
     path: Path = field(default=Path("settings.yaml"), compare=False)
 
 
@@ -125,6 +127,7 @@ _SETTING_KEYS = {
     "is_add_depmaster", "is_add_cstmmaster", "is_add_auxmaster", "masters_max_age_days",
     "one_off_customer_code", *(rule.key for rule in COMPANY_RULES),
     "corrections_guard_percent", "corrections_guard_min",
+    "ledger_backups",
 }
 
 
@@ -161,6 +164,9 @@ def load_settings(mappings_dir: Path) -> Settings:
     least = data.get("corrections_guard_min", Settings.corrections_guard_min)
     if isinstance(least, bool) or not isinstance(least, int) or least < 0:
         problems.append(f"corrections_guard_min: 0 以上の整数 (件数) を指定してください ('{least}')")
+    keep = data.get("ledger_backups", Settings.ledger_backups)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        problems.append(f"ledger_backups: 1 以上の整数 (残す台帳バックアップの数) を指定してください ('{keep}')")
     base_url = data.get("base_url", Settings.base_url)
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")

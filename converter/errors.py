@@ -7,7 +7,9 @@
     ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem)
     ├── ProblemsFound               the data was read but has problems (carries the Problem list)
     ├── LedgerError                 the ledger file cannot be used
-    │   └── LedgerLocked            another run holds the ledger of this company
+    │   ├── LedgerLocked            another run holds the ledger of this company (any name of the file)
+    │   ├── LedgerMissing           no ledger at the path: never created implicitly (converter ledger init)
+    │   └── LedgerDamaged           fails integrity_check or the ledger's own rules; names the newest backup
     └── FXAPIError                  the FX API answered in a way that stops the run (404: ocode/locale)
         ├── FXAuthError             401 / 403: token or permission
         ├── FXFormatError           406: the API refused the format
@@ -103,6 +105,31 @@ class LedgerError(ConverterError):
 
 class LedgerLocked(LedgerError):
     """Another run is using this company's ledger."""
+
+
+class LedgerMissing(LedgerError):
+    """There is no ledger at the path. Creating one there would forget what FX holds (every slip
+    would be posted again), so it is only ever made by ``converter ledger init``."""
+
+    def __init__(self, path: str, *, init_command: str = "") -> None:
+        self.path = path
+        command = init_command or f"converter ledger init --ledger {path}"
+        super().__init__(
+            "台帳がありません。この会社の最初の連携なら、先に台帳を作成してください:"
+            f" {command}\n"
+            "台帳を移動・削除した場合は作り直さず、元の場所に戻すか converter ledger restore で"
+            "バックアップから復元してください (新しい台帳では連携済みの帳票がもう一度送信されます)",
+            file=path)
+
+
+class LedgerDamaged(LedgerError):
+    """The ledger file is damaged (zero length, not a ledger, integrity_check or the ledger's own
+    rules failed). Nothing is sent; the message names the newest backup and how to restore it."""
+
+    def __init__(self, message: str, *, path: str, backup: str = "") -> None:
+        self.path = path
+        self.backup = backup
+        super().__init__(message, file=path)
 
 
 class FXAPIError(ConverterError):

@@ -6,13 +6,16 @@ stands on. The statuses and their transitions are in :mod:`converter.ledger`.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
-from converter.errors import LedgerError
+from converter.errors import LedgerDamaged, LedgerError, LedgerMissing
 from converter.ledger_batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger_lock import RunLock
 from converter.ledger_records import (
@@ -33,6 +36,71 @@ from converter.ledger_records import (
     shorten,
     unique,
 )
+from converter.ledger_safety import (
+    DEFAULT_KEEP,
+    backups,
+    damaged,
+    guard,
+    is_damage,
+    make_backup,
+    own_problems,
+    timestamp,
+)
+
+
+def _must_be_a_file(path: Path) -> None:
+    """A ledger that is not there is missing (never made here); one of zero bytes is damaged."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise LedgerMissing(str(path)) from None
+    except OSError as err:
+        raise LedgerError(f"台帳ファイルを開けません ({err.strerror})", file=str(path)) from None
+    if path.is_dir():
+        raise LedgerError("台帳のパスがフォルダです。台帳ファイル (.sqlite) を指定してください", file=str(path))
+    if size == 0:
+        raise damaged(path, "0 バイトのファイルです")
+
+
+def _recorded_ocode(copy: Path, backup: Path) -> str:
+    """The company a backup copy records (when the caller has no settings to compare with)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{copy.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'ocode'").fetchone()
+    except sqlite3.Error as err:
+        raise LedgerDamaged(f"バックアップも壊れています ({err})。別のバックアップを指定してください",
+                            path=str(backup)) from None
+    if row is None or not row[0]:
+        raise LedgerDamaged("バックアップも壊れています (会社コードがありません)。別のバックアップを指定してください",
+                            path=str(backup))
+    return str(row[0])
+
+
+def _set_aside(real: Path) -> Path:
+    """Keep the ledger at ``real`` (and its SQLite log) as ``<name>.damaged-<time>``; the name
+    stays in place (a hard link) until the restored file is renamed over it."""
+    stamp, n = timestamp(), 1
+    while True:
+        aside = real.with_name(f"{real.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            os.link(real, aside)
+            break
+        except FileExistsError:
+            n += 1
+    wal = Path(f"{real}-wal")
+    if wal.exists():  # its log belongs to it: left beside the restored file it would be replayed into it
+        os.replace(wal, Path(f"{aside}-wal"))
+    with contextlib.suppress(FileNotFoundError):
+        Path(f"{real}-shm").unlink()
+    return aside
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _upgraded_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
@@ -71,6 +139,7 @@ class LedgerFile:
         self._run_lock = RunLock(path, operator)
         self._depth = 0  # > 0 inside transaction(): writes join it, its end commits
         self._sent: tuple[list[str], str, int] | None = None  # the last batch opened: keys, as stored, id
+        self._version = SCHEMA_VERSION
 
     # ----------------------------------------------------------------- open / close / lock
     @classmethod
@@ -78,42 +147,158 @@ class LedgerFile:
         cls, path: Path | str, *, ocode: str, operator: str | None = None, lock: bool = False,
         readonly: bool = False,
     ) -> Self:
-        """Open (creating if missing) the ledger of company ``ocode``.
+        """Open the existing ledger of company ``ocode`` (never created here: :meth:`create`).
 
-        ``readonly=True`` never writes (preview): a missing file is read as an empty ledger.
-        ``lock=True`` takes the run lock now and releases it on :meth:`close`.
+        ``readonly=True`` never writes (preview, history): a missing file is read as an empty
+        ledger, and nothing is created. Otherwise a missing file raises
+        :class:`~converter.errors.LedgerMissing`; an empty file, one without the ledger's tables
+        or one SQLite calls corrupt raises :class:`~converter.errors.LedgerDamaged`.
+        ``lock=True`` takes the run lock now (released on :meth:`close`) and then checks the
+        ledger (:meth:`verify`): every command that writes opens it so, and finds damage
+        before anything is sent.
         """
         path = Path(path)
         if not ocode:
             raise LedgerError("台帳を開くには会社コード (ocode) が必要です", file=str(path))
         who = operator if operator is not None else current_user()
+        if not (readonly and not path.exists()):
+            _must_be_a_file(path)
         try:
-            if readonly and not path.exists():
-                conn = sqlite3.connect(":memory:", isolation_level=None)
-                conn.executescript(SCHEMA)
-                init_meta(conn, ocode)
-            elif readonly:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, timeout=10.0)
-                conn = _upgraded_copy(conn)
-            else:
-                conn = connect_rw(path, ocode)
+            with guard(path):
+                if readonly and not path.exists():
+                    conn = sqlite3.connect(":memory:", isolation_level=None)
+                    conn.executescript(SCHEMA)
+                    init_meta(conn, ocode)
+                elif readonly:
+                    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                           isolation_level=None, timeout=10.0)
+                    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+                    if "meta" not in tables or "documents" not in tables:
+                        conn.close()
+                        what = "表が一つもありません" if not tables else "変換ツールの台帳の表がありません"
+                        raise damaged(path, f"台帳の形式ではありません: {what}")
+                    conn = _upgraded_copy(conn)
+                else:
+                    conn = connect_rw(path, ocode)
         except sqlite3.Error as err:
             raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
-        except OSError as err:  # the folder cannot be made (a file in the way, no permission)
-            raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
+        except OSError as err:  # no permission, a folder in the way
+            raise LedgerError(f"台帳ファイルを開けません ({err.strerror})", file=str(path)) from None
         ledger = cls(conn, path, ocode=ocode, operator=who, readonly=readonly)
         try:
-            if ledger._check_meta() < SCHEMA_VERSION:  # read-only: an older ledger is read as it is
-                shadow_legacy(conn)
-            if lock:
-                ledger.acquire_lock()
+            with guard(path):
+                if path.exists():
+                    ledger._run_lock.attach()
+                ledger._version = ledger._check_meta()
+                if ledger._version < SCHEMA_VERSION:  # read-only: an older ledger is read as it is
+                    shadow_legacy(conn)
+                if lock:
+                    ledger.acquire_lock()
+                    ledger.verify()
         except BaseException as err:
             ledger.close()
             if isinstance(err, sqlite3.Error):
                 raise LedgerError(f"台帳ファイルを開けません ({err})", file=str(path)) from err
             raise
         return ledger
+
+    @classmethod
+    def create(cls, path: Path | str, *, ocode: str) -> None:
+        """Make a new, empty ledger for ``ocode`` at ``path`` (``converter ledger init``); refuses
+        when anything is there already — an existing ledger is never replaced by an empty one."""
+        path = Path(path)
+        if not ocode:
+            raise LedgerError("台帳を作るには会社コード (ocode) が必要です", file=str(path))
+        if os.path.lexists(path):
+            raise LedgerError("台帳はすでにあります。作り直すと連携済みの帳票がもう一度送信されるため、"
+                              "作成しません (壊れている場合は converter ledger verify / restore を使ってください)",
+                              file=str(path))
+        try:
+            connect_rw(path, ocode, create=True).close()
+        except FileExistsError:
+            raise LedgerError("台帳はすでにあります (同時に作成されました)。作成しません", file=str(path)) from None
+        except OSError as err:  # the folder cannot be made (a file in the way, no permission)
+            raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
+        except sqlite3.Error as err:
+            raise LedgerError(f"台帳ファイルを作れません ({err})", file=str(path)) from err
+
+    def check(self) -> list[str]:
+        """Problems found by SQLite's integrity check and the ledger's own rules (empty: fine)."""
+        with guard(self.path):
+            problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
+            if self._version >= SCHEMA_VERSION:  # an older ledger read as it is: its rows are views
+                problems += own_problems(self._conn)
+            return problems + self._rules()
+
+    def _rules(self) -> list[str]:
+        """Rules of the ledger's numbering and batches (:class:`~converter.ledger.Ledger`)."""
+        return []
+
+    def verify(self) -> None:
+        """:meth:`check`, raising :class:`~converter.errors.LedgerDamaged` (with the newest backup)."""
+        problems = self.check()
+        if problems:
+            shown = "; ".join(problems[:3]) + (f" ほか {len(problems) - 3} 件" if len(problems) > 3 else "")
+            raise damaged(self.path, shown)
+
+    def backup(self, keep: int = DEFAULT_KEEP) -> Path:
+        """A consistent copy into ``backups/`` beside the real file, keeping the newest ``keep``
+        (the caller holds the run lock: nothing changes while it is taken)."""
+        if not self.locked:
+            raise LedgerError("バックアップには台帳のロックが必要です (lock())", file=str(self.path))
+        return make_backup(self._conn, self.path, keep)
+
+    @classmethod
+    def restore(cls, backup: Path | str, path: Path | str, *, ocode: str | None,
+                operator: str | None = None) -> Path | None:
+        """Replace the ledger at ``path`` by ``backup`` after checking the backup; the ledger that
+        was there is kept aside (``<name>.damaged-<time>``, returned; None if there was none).
+
+        ``ocode``: the company the backup must belong to (None: only a backup of this very ledger,
+        from its backups folder, is accepted). The swap is a rename under the run lock: a reader
+        sees the old file or the restored one, never half of either.
+        """
+        backup, path = Path(backup), Path(path)
+        if not backup.is_file():
+            raise LedgerError("バックアップファイルがありません", file=str(backup))
+        if ocode is None and backup.resolve() not in {b.resolve() for b in backups(path)}:
+            raise LedgerError("この台帳のバックアップフォルダにないファイルです。会社を確かめるため -m で"
+                              "設定フォルダを指定してください", file=str(backup))
+        real = Path(os.path.realpath(path))
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{real.name}.restore-", suffix=".tmp", dir=real.parent)
+            os.close(fd)
+        except OSError as err:
+            raise LedgerError(f"台帳のフォルダに書き込めません ({err.strerror})", file=str(real.parent)) from None
+        tmp = Path(tmp_name)
+        holder: RunLock | None = None
+        try:
+            shutil.copyfile(backup, tmp)
+            try:
+                with cls.open(tmp, ocode=ocode or _recorded_ocode(tmp, backup), operator=operator) as copy:
+                    problems = copy.check()
+            except LedgerDamaged as err:
+                raise LedgerDamaged(f"バックアップも壊れています ({err})。別のバックアップを指定してください",
+                                    path=str(backup)) from None
+            if problems:
+                raise LedgerDamaged(f"バックアップも壊れています ({'; '.join(problems[:3])})。"
+                                    "別のバックアップを指定してください", path=str(backup))
+            if real.exists():  # nobody may use the ledger while it is swapped
+                holder = RunLock(real, operator if operator is not None else current_user())
+                holder.acquire()
+            aside = _set_aside(real) if real.exists() else None
+            os.replace(tmp, real)
+            _sync_folder(real.parent)
+            return aside
+        except OSError as err:
+            raise LedgerError(f"台帳を復元できません ({err.strerror or err})", file=str(path)) from None
+        finally:
+            if holder is not None:
+                holder.detach()
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
     def _check_meta(self) -> int:
         meta = dict(self._conn.execute("SELECT name, value FROM meta").fetchall())
@@ -130,6 +315,7 @@ class LedgerFile:
     def close(self) -> None:
         self._run_lock.release_all()
         self._conn.close()
+        self._run_lock.detach()  # after the connection: see ledger_lock
 
     def __enter__(self) -> Self:
         return self
@@ -189,6 +375,8 @@ class LedgerFile:
         try:
             conn.execute(begin)
         except sqlite3.Error as err:
+            if is_damage(err):
+                raise damaged(self.path, str(err)) from None
             raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
         try:
             yield conn
@@ -198,6 +386,8 @@ class LedgerFile:
                 for statement in undo:
                     conn.execute(statement)
             if isinstance(err, sqlite3.Error):
+                if is_damage(err):
+                    raise damaged(self.path, str(err)) from None
                 raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
             raise
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import os
 import sqlite3
@@ -17,6 +16,7 @@ from converter.fx_rules import MAX_JOURNO as MAX_JOURNO
 from converter.fx_rules import MAX_JOURNO_READ as MAX_JOURNO_READ
 from converter.keys import LEDGER_IDENTITY
 from converter.ledger_lock import private_umask
+from converter.ledger_safety import damaged
 
 T = TypeVar("T")
 
@@ -93,19 +93,24 @@ ADDED_COLUMNS = {
 ROLES: Final = ("original", "reversal", "replacement")
 
 
-def connect_rw(path: Path, ocode: str) -> sqlite3.Connection:
-    """Open (creating if missing, with its schema) a ledger file for writing."""
+def connect_rw(path: Path, ocode: str, *, create: bool = False) -> sqlite3.Connection:
+    """Open an existing ledger file for writing (migrating an older one), or with ``create`` make a
+    new one with its schema (never over an existing file). A file that is empty or has no ledger
+    tables raises ``LedgerDamaged`` (never read as a new ledger)."""
     # umask covers the -wal/-shm side files; SQLite also copies the main file's mode.
     with private_umask():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        # mode=rw: SQLite must not create a missing file (it may have vanished since it was looked at)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                               timeout=10.0)
         try:
             # A new ledger gets 16 KB pages (no effect on an existing one: the size is fixed once
             # written). Every request commits its body (~400 KB) and SQLite writes its log a page at
             # a time: larger pages mean a quarter of the system calls for the same bytes.
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            if create:
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             # A month's ledger outgrows SQLite's default 2 MB page cache (each request keeps its
@@ -113,16 +118,16 @@ def connect_rw(path: Path, ocode: str) -> sqlite3.Connection:
             # Memory only, used as pages are touched: no effect on what is durable.
             conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            if tables and "meta" not in tables:
-                raise LedgerError("このファイルは変換ツールの台帳ではありません",
-                                  file=str(path))
-            if "documents" not in tables:
+            if create:
                 conn.execute("BEGIN IMMEDIATE")
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 init_meta(conn, ocode)
                 conn.execute("COMMIT")
+            elif "meta" not in tables or "documents" not in tables:
+                what = "表が一つもありません" if not tables else "変換ツールの台帳の表がありません"
+                raise damaged(path, f"台帳の形式ではありません: {what}")
             else:
                 migrate(conn)
         except BaseException:

@@ -29,17 +29,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ConverterError
-from .ledger_lock import RunLock
+from .ledger_lock import info_path
+from .ledger_safety import BACKUPS_FOLDER, backup_folder
 
 __all__ = ["BACKUPS_FOLDER", "LEDGER_SIDE_SUFFIXES", "REVIEW_SUFFIX", "check_outputs", "file_identity",
            "ledger_files", "replace_atomically", "same_file", "write_atomic"]
 
 REVIEW_SUFFIX = ".xlsx"
 #: Files SQLite keeps next to a ledger ``X.sqlite``: ``X.sqlite-wal`` and so on (the run lock's
-#: file is asked of :class:`RunLock`, its one home).
+#: info file is asked of :func:`~converter.ledger_lock.info_path`, the backups folder of
+#: :func:`~converter.ledger_safety.backup_folder`: their one home).
 LEDGER_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
-#: The ledger's backups live in this folder beside it.
-BACKUPS_FOLDER = "backups"
 
 
 # --------------------------------------------------------------------------- identity
@@ -73,11 +73,11 @@ def ledger_files(ledger: Path) -> list[Path]:
     """The ledger and every file kept beside it (for the spelling given and its real path)."""
     names = [Path(ledger), _real(ledger)]
     return [p.with_name(p.name + suffix) for p in names for suffix in ("", *LEDGER_SIDE_SUFFIXES)] + [
-        RunLock(p, operator="").path for p in names]
+        info_path(ledger), ledger.with_name(ledger.name + ".lock")]
 
 
 def _backup_folders(ledger: Path) -> list[Path]:
-    return [ledger.parent / BACKUPS_FOLDER, _real(ledger).parent / BACKUPS_FOLDER]
+    return [ledger.parent / BACKUPS_FOLDER, backup_folder(ledger)]
 
 
 # --------------------------------------------------------------------------- the rule

@@ -19,6 +19,7 @@ and the ledger records the request as one batch (its body as sent, FX's messages
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import deque
@@ -34,15 +35,17 @@ import numpy as np
 import pandas as pd
 
 from .corrections import Held, Plan, mass_reversal, plan_documents, reversal_slips
-from .errors import FXAPIError, ProblemsFound
+from .errors import FXAPIError, LedgerError, LedgerMissing, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .keys import slip_document
 from .ledger import Answers, DocumentInfo, Ledger, default_ledger_path
+from .ledger_safety import guard, init_command
 from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
 from .upload_lines import FXMessage, LineIndex, Owner, collector_paused, ledger_texts, trace
 
-__all__ = ["FXMessage", "SlipText", "UploadReport", "correction_rows", "correction_status", "send", "upload_files"]
+__all__ = ["FXMessage", "SlipText", "UploadReport", "correction_rows", "correction_status", "open_to_write", "send",
+           "upload_files"]
 
 Progress = Callable[[int, int], None]  # (documents finished, documents to send)
 
@@ -169,13 +172,24 @@ def upload_files(
             return conversion, replace(report, duplicates=tuple(k for k in plan.deleted if k in kept))
     token = token_from_env(token_env)
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
-    with Ledger.open(path, ocode=settings.ocode, lock=True) as ledger, FXClient(
-        base_url or settings.base_url, settings.ocode, token, locale=settings.locale, transport=transport,
-        timeout=http_timeout, token_env=token_env,
-    ) as client:
+    # Opening with the lock checks the ledger (integrity_check and its own rules): a damaged one
+    # is refused before anything is sent, as is a missing one (never created here).
+    with open_to_write(path, settings.ocode, mappings_dir, explicit=ledger_path is not None) as ledger, \
+            guard(path), FXClient(
+                base_url or settings.base_url, settings.ocode, token, locale=settings.locale, transport=transport,
+                timeout=http_timeout, token_env=token_env) as client:
         report = send(conversion, ledger, client, only_errors=only_errors, corrections=corrections,
                       correction_date=correction_date, period=period, yes=yes, progress=progress)
     return conversion, report
+
+
+def open_to_write(path: Path, ocode: str, mappings_dir: Path, *, explicit: bool) -> Ledger:
+    """The ledger opened, locked and checked for a command that writes; a missing one is named
+    with the command that creates it (``converter ledger init``) — it is never created here."""
+    try:
+        return Ledger.open(path, ocode=ocode, lock=True)
+    except LedgerMissing:
+        raise LedgerMissing(str(path), init_command=init_command(mappings_dir, path if explicit else None)) from None
 
 
 def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
@@ -224,10 +238,18 @@ def send(
                             deleted=plan.deleted, still_unknown=tuple(k for k in plan.unknown if k not in recovered),
                             recovered=recovered, held=held, duplicates=tuple(k for k in plan.deleted if k in kept))
     where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
+    keep = conversion.settings.ledger_backups
+    if plan.units:  # a run that will send: a consistent copy of the ledger first (ledger_safety)
+        ledger.backup(keep)
     units = _units(conversion, ledger, plan, correction_date, where)
     auto_numbering = client.auto_numbering() if units else True
     sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units), where)
-    sender.run(units)
+    try:
+        sender.run(units)
+    finally:
+        if units:  # and one after, so that the newest backup knows what this run sent
+            with contextlib.suppress(LedgerError):  # the one taken before stays the newest
+                ledger.backup(keep)
     corrected = tuple(k for k in plan.correct
                       if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
     deleted = set(plan.deleted)

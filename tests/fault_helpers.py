@@ -31,7 +31,6 @@ from typing import Any
 
 import httpx
 
-from converter.errors import LedgerError
 from converter.ledger import Ledger
 from converter.pipeline import Options, convert
 
@@ -162,15 +161,7 @@ def ledger_records(path: Path) -> dict[str, Any]:
     """key → DocumentRecord (read-only; an absent ledger is empty)."""
     if not path.exists():
         return {}
-    try:
-        book = Ledger.open(path, ocode=OCODE, readonly=True)
-    except LedgerError as err:
-        # The first upload creates the file, then its tables in a transaction: a reader in between (or
-        # after a kill in between) finds a file without tables — an empty ledger, nothing recorded yet.
-        if "no such table" in str(err):
-            return {}
-        raise
-    with book:
+    with Ledger.open(path, ocode=OCODE, readonly=True) as book:
         return {r.key: r for r in book.documents()}
 
 

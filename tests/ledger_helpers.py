@@ -1,5 +1,5 @@
 """What the ledger's test modules share: the company, a document, the statuses and the fixtures
-``path`` (where the ledger goes) and ``ledger`` (open there, locked)."""
+``path`` (an empty ledger, created) and ``ledger`` (open there, locked)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def statuses(led: Ledger) -> dict[str, str]:
 
 @pytest.fixture(name="path")
 def path_fixture(tmp_path: Path) -> Path:
-    return tmp_path / "ledgers" / f"{OCODE}.sqlite"
+    """An empty ledger, created as ``converter ledger init`` does (never implicitly)."""
+    return new_ledger(tmp_path / "ledgers" / f"{OCODE}.sqlite")
 
 
 @pytest.fixture(name="ledger")
@@ -36,5 +37,5 @@ def ledger_fixture(path: Path) -> Iterator[Ledger]:
 def new_ledger(path: Path, ocode: str = OCODE) -> Path:
     """Create an empty ledger at ``path`` for ``ocode`` (what ``converter ledger init`` does) and
     return the path. Tests that upload call this first: ledgers are never created implicitly."""
-    Ledger.open(path, ocode=ocode).close()
+    Ledger.create(path, ocode=ocode)
     return path

@@ -23,6 +23,7 @@ import yaml
 from click.testing import CliRunner
 from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
+from ledger_helpers import new_ledger
 
 import converter.batch as batch_module
 from converter.batch import CompanyResult, load_manifest, run_batch
@@ -72,6 +73,7 @@ def company(root: Path, ocode: str, rows: list[dict[str, str]], url: str) -> dic
     settings.write_text(text, "utf-8")
     (folder / "exports").mkdir()
     (folder / "exports" / "2026-10.csv").write_bytes(to_csv(rows).encode("cp932"))
+    new_ledger(root / "ledgers" / f"{ocode}.sqlite", ocode)  # `converter ledger init`, once per company
     return {"name": f"会社{ocode[-1]}", "ocode": ocode, "mappings": f"{ocode}/mappings",
             "glob": f"{ocode}/exports/*.csv", "ledger": f"ledgers/{ocode}.sqlite", "token_env": ENV_NAMES[ocode]}
 
@@ -115,7 +117,7 @@ def test_three_companies_one_broken_the_other_two_complete(fx: Fx, tmp_path: Pat
     assert results[OCODES[1]]["sent"] is None and results[OCODES[1]]["problems"]
     assert any("BAD-1" in json.dumps(p, ensure_ascii=False) for p in results[OCODES[1]]["problems"])
     assert fx.stored() == {OCODES[0]: 5, OCODES[1]: 0, OCODES[2]: 4}
-    assert not (tmp_path / "ledgers" / f"{OCODES[1]}.sqlite").exists()  # refused before the ledger
+    assert _documents(tmp_path / "ledgers" / f"{OCODES[1]}.sqlite", OCODES[1]) == 0  # refused before the ledger
     assert "[3/3]" in err
 
     # The accountant fixes the export and runs the same manifest: only the broken company sends.
@@ -282,7 +284,25 @@ def test_dry_run_sends_and_records_nothing(fx: Fx, tmp_path: Path) -> None:
     assert [(r["to_send"], r["sent"], r["dry_run"]) for r in json.loads(out)] == [(5, None, True), (3, None, True),
                                                                                    (4, None, True)]
     assert fx.stored() == dict.fromkeys(OCODES, 0)
-    assert not (tmp_path / "ledgers").exists()
+    assert [_documents(tmp_path / "ledgers" / f"{o}.sqlite", o) for o in OCODES] == [0, 0, 0]
+
+
+def test_a_company_without_a_ledger_fails_alone_and_none_is_created(fx: Fx, tmp_path: Path) -> None:
+    companies = three_companies(tmp_path, fx.url)
+    missing = tmp_path / "ledgers" / f"{OCODES[1]}.sqlite"
+    missing.unlink()
+    code, out, _ = invoke(write_manifest(tmp_path, companies), "--format", "json")
+    assert code == 1
+    results = by_ocode(out)
+    assert [r["status"] for r in results.values()] == ["done", "failed", "done"]
+    assert (f"台帳がありません。この会社の最初の連携なら、先に台帳を作成してください: converter ledger init"
+            f" -m {tmp_path / OCODES[1] / 'mappings'} --ledger {missing}") in results[OCODES[1]]["message"]
+    assert not missing.exists() and fx.stored() == {OCODES[0]: 5, OCODES[1]: 0, OCODES[2]: 4}
+
+
+def _documents(ledger: Path, ocode: str) -> int:
+    with Ledger.open(ledger, ocode=ocode, readonly=True) as book:
+        return sum(book.summary().values())
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -332,7 +352,7 @@ def test_the_sample_manifest_runs(fx: Fx, tmp_path: Path, monkeypatch: pytest.Mo
     assert all(p.is_file() for p in spec.inputs)
     # Keep the repository's ledgers/ untouched: same manifest, ledger in tmp, FX = the emulator.
     # FX requires cd_cstm on 売掛金/買掛金: the sample's 随時の取引先 go as その他 (no master cache here).
-    spec = dataclasses.replace(spec, ledger=tmp_path / "l.sqlite", base_url=fx.url, mappings=UPLOAD_MAPPINGS)
+    spec = dataclasses.replace(spec, ledger=new_ledger(tmp_path / "l.sqlite", spec.ocode), base_url=fx.url, mappings=UPLOAD_MAPPINGS)
     (result,) = run_batch(dataclasses.replace(manifest, companies=(spec,)))
     assert (result.status, result.documents, result.sent) == ("done", 359, 359), result.message
     assert fx.stored()[OCODES[0]] == 360  # one 65-line document goes as two slips

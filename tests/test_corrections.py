@@ -12,6 +12,7 @@ import yaml
 from conftest import make_mappings, sale, to_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_helpers import new_ledger
 
 from converter.corrections import plan_documents
 from converter.emulator import Emulator
@@ -44,7 +45,7 @@ def month() -> list[dict[str, str]]:
 
 
 def test_edited_document_is_reported_then_corrected(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     rows = month()
     up(write_csv(rows), mappings, emu, ledger)
     rows[1] = sale("B", 55000, 5000, date="2026/10/02", memo="単価訂正")
@@ -70,7 +71,7 @@ def test_edited_document_is_reported_then_corrected(write_csv: WriteCsv, mapping
 
 
 def test_deleted_document_gets_a_reversal_only_once(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     up(write_csv(month()), mappings, emu, ledger)
     without_b = write_csv([r for r in month() if r["doc"] != "B"], name="b-gone.csv")
     listed = up(without_b, mappings, emu, ledger)
@@ -88,7 +89,7 @@ def test_deleted_document_gets_a_reversal_only_once(write_csv: WriteCsv, mapping
 
 def test_deletion_only_within_the_exports_period_and_kinds(write_csv: WriteCsv, mappings: Path,
                                                             tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     rows = [*month(), sale("R", 5000, 0, kind="入金", dr="普通預金", dr_sub="みずほ銀行", cr="売掛金",
                            cr_tax="対象外", cr_dep="", cr_taxamt="", date="2026/10/02")]
     up(write_csv(rows), mappings, emu, ledger)
@@ -105,7 +106,7 @@ def test_history_shows_the_chain(write_csv: WriteCsv, mappings: Path, tmp_path: 
 
     from converter.cli import main
 
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     up(write_csv(month()), mappings, emu, ledger)
     up(write_csv([r for r in month() if r["doc"] != "B"], name="x.csv"), mappings, emu, ledger, corrections=True)
     result = CliRunner().invoke(main, ["history", "--ledger", str(ledger), "-m", str(mappings), "--format", "json"])
@@ -171,7 +172,7 @@ def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFa
     """Any sequence of edits, deletions and re-adds: what FX holds nets to the latest export."""
     folder = tmp_path_factory.mktemp("net")
     mappings = make_mappings(folder / "m")
-    emu, ledger = Emulator(), folder / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(folder / "l.sqlite", "tc09999001")
     # Fixed documents on the first and last day keep every export's period (and kind) the same:
     # deletions are only inferred inside the period an export covers.
     anchors = [sale("FIRST", 110, 10, date="2026/10/01"), sale("LAST", 220, 20, date="2026/10/31")]
@@ -194,7 +195,7 @@ def test_review_workbook_lists_changes_on_a_correction_sheet(write_csv: WriteCsv
 
     from converter.cli import main
 
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     rows = month()
     up(write_csv(rows), mappings, emu, ledger)
     rows[0] = sale("A", 12100, 1100, date="2026/10/01")
@@ -211,7 +212,7 @@ def test_review_workbook_lists_changes_on_a_correction_sheet(write_csv: WriteCsv
 def test_declared_period_finds_a_deletion_on_the_boundary_day(write_csv: WriteCsv, mappings: Path,
                                                                tmp_path: Path) -> None:
     """Deleting the month's last-day document leaves no date to infer the period from."""
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", "tc09999001")
     up(write_csv(month()), mappings, emu, ledger)
     without_c = write_csv([r for r in month() if r["doc"] != "C"], name="no-c.csv")  # C was on 10/03
     assert up(without_c, mappings, emu, ledger).deleted == ()
@@ -247,7 +248,7 @@ def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
     assert first.exit_code == 0, first.output
     assert made == []
 
-    up(write_csv(rows), mappings, Emulator(), default_ledger_path(mappings, "tc09999001"))
+    up(write_csv(rows), mappings, Emulator(), new_ledger(default_ledger_path(mappings, "tc09999001"), "tc09999001"))
     made.clear()
     rows[0] = sale("A", 12100, 1100, date="2026/10/01")
     rows.append(sale("D", 44000, 4000, date="2026/10/04"))  # new to the ledger: nothing to compare its hash with

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
+from ledger_helpers import new_ledger
 
 from converter.ledger import Ledger
 
@@ -74,7 +75,7 @@ def ledger_status(path: Path) -> Counter[str]:
 
 def test_sample_uploads_completely_then_nothing(server_factory: type[Server], tmp_path: Path) -> None:
     server = server_factory()
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", "tc09999001")
     # The sample's 随時の取引先 mapped to その他: FX requires cd_cstm on 売掛金/買掛金 (no master cache here)
     args = ("upload", SAMPLES / "jobcan-2026-10.csv", "-m", UPLOAD_MAPPINGS, "--base-url", server.url,
             "--ledger", ledger)
@@ -94,7 +95,8 @@ def test_503s_are_retried_to_completion(server_factory: type[Server], tmp_path: 
     path = tmp_path / "in.csv"
     path.write_bytes(to_csv(rows).encode("cp932"))
     mappings = make_mappings(tmp_path / "m")
-    result = converter("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", tmp_path / "l.sqlite")
+    result = converter("upload", path, "-m", mappings, "--base-url", server.url, "--ledger",
+                       new_ledger(tmp_path / "l.sqlite", "tc09999001"))
     assert result.returncode == 0, result.stdout + result.stderr
     stats = httpx.get(server.url + "/_emulator/stats").json()
     assert stats["import_by_status"].get("503", 0) > 0
@@ -106,7 +108,8 @@ def test_drop_after_store_gives_unknown_and_no_duplicates(server_factory: type[S
     path = tmp_path / "in.csv"
     path.write_bytes(to_csv([sale(f"D{i}") for i in range(5)]).encode("cp932"))
     mappings = make_mappings(tmp_path / "m")
-    args = ("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", tmp_path / "l.sqlite")
+    args = ("upload", path, "-m", mappings, "--base-url", server.url, "--ledger",
+                       new_ledger(tmp_path / "l.sqlite", "tc09999001"))
     first = converter(*args)
     assert first.returncode == 1 and "要確認 5 件" in first.stdout
     second = converter(*args)
@@ -122,7 +125,8 @@ def test_400_on_one_slip_leaves_the_rest_stored(server_factory: type[Server], tm
     path = tmp_path / "in.csv"
     path.write_bytes(to_csv(rows).encode("cp932"))
     mappings = make_mappings(tmp_path / "m")
-    result = converter("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", tmp_path / "l.sqlite")
+    result = converter("upload", path, "-m", mappings, "--base-url", server.url, "--ledger",
+                       new_ledger(tmp_path / "l.sqlite", "tc09999001"))
     assert result.returncode == 1
     assert "FX エラー: RCV-X" in result.stdout and "in.csv:6行" in result.stdout
     assert sorted(server.stored().values()) == [1] * 4
@@ -136,7 +140,7 @@ def test_kill_9_during_upload_then_rerun_gives_no_duplicates(server_factory: typ
     path = tmp_path / "in.csv"
     path.write_bytes(to_csv(rows).encode("cp932"))
     mappings = make_mappings(tmp_path / "m")
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", "tc09999001")
     args = [sys.executable, "-m", "converter", "upload", str(path), "-m", str(mappings), "--base-url", server.url,
             "--ledger", str(ledger)]
     rng = random.Random(7)

@@ -50,6 +50,7 @@ from fault_helpers import (
     stored_counts,
     write_month,
 )
+from ledger_helpers import new_ledger
 
 from converter.emulator import Emulator
 from converter.ledger import Ledger
@@ -118,7 +119,7 @@ def test_503_with_retry_after(month: Month, tmp_path: Path, emulators: list[Emul
     # Seed 4: the first request gets two 503s in a row, later ones some more (one draw per attempt).
     server = EmulatorProcess(tmp_path, "--fail-503-rate", "0.3", "--retry-after", "1", "--random-seed", "4")
     emulators.append(server)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     figures = Figures("503 rate 0.3, Retry-After 1")
     first = run_upload(upload_args(month, server, ledger), figures)
     audit(month, ledger, server.slips(), figures, settled=True)
@@ -138,7 +139,7 @@ def test_slow_answers_past_the_read_timeout(month: Month, tmp_path: Path, monkey
     started = time.monotonic()
     monkeypatch.setenv("FX_API_TOKEN", EMULATOR_TOKEN)
     emu = Emulator(slow_seconds=61.0, slow_rate=0.3, random_seed=3)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     figures = Figures("slow answers past the read timeout (in-process)")
     _, report = upload_files([month.path], MAPPINGS, Options(), ledger_path=ledger, transport=emu.transport())
     figures.runs += 1
@@ -173,7 +174,7 @@ def test_slow_answer_past_the_cli_timeout_is_unknown(tmp_path: Path, emulators: 
     mappings = make_mappings(tmp_path / "m")
     path = tmp_path / "in.csv"
     path.write_bytes(to_csv([sale(f"D{i}") for i in range(5)]).encode("cp932"))
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     args = ("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", ledger, "--timeout", "0.5")
     started = time.monotonic()
     result = converter(*args)
@@ -192,7 +193,7 @@ def test_dropped_connection_after_store(month: Month, tmp_path: Path, emulators:
     # Seed 2: with one draw per request, the 3rd and 4th requests are stored and then dropped.
     server = EmulatorProcess(tmp_path, "--drop-rate", "0.1", "--random-seed", "2")
     emulators.append(server)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     args = upload_args(month, server, ledger)
     figures = Figures("dropped connection after store, rate 0.1")
     first = run_upload(args, figures)
@@ -237,7 +238,7 @@ def calibrate(month: Month, folder: Path, env: dict[str, str], timeout: str = "6
     send loop on a machine of any speed)."""
     folder.mkdir()
     server = EmulatorProcess(folder)
-    ledger = folder / "ledger.sqlite"
+    ledger = new_ledger(folder / "ledger.sqlite", OCODE)
     try:
         proc = Uploader([*upload_args(month, server, ledger), "--timeout", timeout], env, folder / "calibrate.log")
         proc.go()
@@ -313,7 +314,7 @@ def test_sigkill_at_random_points_then_rerun_until_done(month: Month, tmp_path: 
     started = time.monotonic()
     server = EmulatorProcess(tmp_path)
     emulators.append(server)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     args = upload_args(month, server, ledger)
     figures = Figures("client SIGKILLed at random points")
     log = tmp_path / "uploads.log"
@@ -341,7 +342,7 @@ def test_all_faults_at_once(seed: int, month: Month, tmp_path: Path, emulators: 
     server = EmulatorProcess(tmp_path, "--fail-503-rate", "0.3", "--retry-after", "1", "--drop-rate", "0.1",
                              "--slow-seconds", "2.5", "--slow-rate", "0.25", "--random-seed", str(seed))
     emulators.append(server)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     args = [*upload_args(month, server, ledger), "--timeout", "1"]  # the slow answers take 2.5 s
     env = child_env()
     figures = Figures(f"all at once: 503 0.3 + slow past timeout 0.25 + drop 0.1 + SIGKILL (seed {seed})")
@@ -369,7 +370,7 @@ def test_second_upload_on_the_same_ledger_is_refused(tmp_path: Path, emulators: 
     month = write_month(tmp_path / "jobcan-1500.csv", 1500, seed=5)
     server = EmulatorProcess(tmp_path, "--slow-seconds", "4")  # each request answers after 4 s: time to collide
     emulators.append(server)
-    ledger = tmp_path / "ledger.sqlite"
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     args = upload_args(month, server, ledger)
     first = subprocess.Popen([sys.executable, "-m", "converter", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
@@ -452,7 +453,7 @@ def test_ledger_survives_sigkill_mid_write(tmp_path: Path) -> None:
     (inside SQLite transactions too): each time the ledger opens, passes its integrity check, and every
     group is whole — one status for all of its documents, never half a transition."""
     started = time.monotonic()
-    path = tmp_path / "ledger.sqlite"
+    path = new_ledger(tmp_path / "ledger.sqlite", OCODE)
     rng = random.Random(3)
     kills = 0
     rounds = 100 if SOAK else 25
@@ -515,7 +516,8 @@ def test_done_is_committed_promptly_after_fx_stored(tmp_path: Path, monkeypatch:
         committed.append(time.monotonic())
 
     monkeypatch.setattr(Ledger, "mark_done", timed_mark_done)
-    _, report = upload_files([path], mappings, Options(), ledger_path=tmp_path / "l.sqlite", transport=Timed())
+    _, report = upload_files([path], mappings, Options(), ledger_path=new_ledger(tmp_path / "l.sqlite", OCODE),
+                                 transport=Timed())
     assert len(report.sent) == 1000 and len(report.messages) == 1000 and len(answered) == len(committed) == 1
     gap = committed[0] - answered[0]
     print(f"\n[kill window] FX answered → done committed: {gap:.2f} s for 1,000 documents")

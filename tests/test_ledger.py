@@ -23,7 +23,7 @@ import pytest
 from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
 
 from converter.corrections import plan_documents
-from converter.errors import LedgerError, LedgerLocked
+from converter.errors import LedgerDamaged, LedgerError, LedgerLocked
 from converter.ledger import (
     STATUS_LABELS,
     DocumentInfo,
@@ -320,7 +320,7 @@ def test_ocode_mismatch_and_foreign_files(path: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as raw:
         raw.execute("CREATE TABLE t (x)")
-    with pytest.raises(LedgerError, match="台帳ではありません"):
+    with pytest.raises(LedgerDamaged, match=r"台帳が壊れています \(台帳の形式ではありません: 変換ツールの台帳の表"):
         Ledger.open(other, ocode=OCODE)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
+from ledger_helpers import OCODE, doc, ledger_fixture, new_ledger, path_fixture, statuses  # noqa: F401 (fixtures)
 
 from converter.errors import LedgerError
 from converter.ledger import STATUS_LABELS, Answers, DocumentInfo, Ledger
@@ -51,7 +51,7 @@ def apply(led: Ledger, op: str, key: str) -> None:
 @given(st.lists(st.tuples(st.sampled_from(OPS), st.sampled_from("abc")), max_size=25))
 def test_random_transition_sequences_keep_invariants(steps: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        file = Path(tmp) / "l.sqlite"
+        file = new_ledger(Path(tmp) / "l.sqlite")
         led = Ledger.open(file, ocode=OCODE, lock=True)
         model: dict[str, str] = {}
         attempts: dict[str, int] = {}
@@ -110,7 +110,7 @@ EVENTS_OF = {"send": "send", "done": "done", "error": "error", "unknown": "unkno
 @given(st.data())
 def test_transitions_on_groups_read_as_one_row_per_document(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        file = Path(tmp) / "l.sqlite"
+        file = new_ledger(Path(tmp) / "l.sqlite")
         led = Ledger.open(file, ocode=OCODE, lock=True)
         led.assign_ids([doc(k) for k in "abcdef"])
         model = dict.fromkeys("abcdef", "pending")
@@ -288,7 +288,8 @@ INSERT INTO events (key, at, action, status, operator, message) VALUES
 """
 
 
-def test_a_version_2_ledger_is_read_as_it_is_and_migrated_when_written(path: Path) -> None:
+def test_a_version_2_ledger_is_read_as_it_is_and_migrated_when_written(tmp_path: Path) -> None:
+    path = tmp_path / "ledgers" / f"{OCODE}.sqlite"  # written by an earlier release
     path.parent.mkdir(parents=True)
     with sqlite3.connect(path) as raw:
         raw.executescript(VERSION_2)
@@ -349,7 +350,7 @@ def test_vanished_reads_only_its_period_and_finds_what_reading_everything_finds(
 
 def _steps_of_chains(path: Path, others: int) -> int:
     """SQLite VM steps (in thousands) for chains() of 2000 new keys, in a ledger of ``others`` documents."""
-    with Ledger.open(path, ocode=OCODE, lock=True) as led:
+    with Ledger.open(new_ledger(path), ocode=OCODE, lock=True) as led:
         led.assign_ids([doc(f"old{i}") for i in range(others)])
         steps = [0]
 

@@ -34,6 +34,7 @@ from conftest import make_mappings, sale, to_csv
 from fault_helpers import SOAK, EmulatorProcess, child_env, converter, ledger_records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_helpers import new_ledger
 
 from converter.cli import main
 from converter.emulator import Emulator
@@ -116,6 +117,7 @@ def test_token_appears_in_no_output_and_no_file(tmp_path: Path, emulators: list[
                server.url).returncode == 0
     run("check", export, "-m", mappings, "--format", "json")
     run("preview", export, "-m", mappings, "-o", work / "preview.xlsx", "--payload-dir", work / "payloads")
+    assert run("ledger", "init", "-m", mappings).returncode == 0
     # 1st upload: FX answers, then the connection drops → 要確認; with CONVERTER_DEBUG set.
     first = run("upload", export, *common, "-o", work / "upload.xlsx", environment=debug_env)
     assert first.returncode == 1 and "要確認" in first.stdout, first.stdout + first.stderr
@@ -209,7 +211,7 @@ def test_plain_http_is_refused_unless_loopback(url: str, tmp_path: Path, monkeyp
     export = tmp_path / "in.csv"
     export.write_bytes(to_csv([sale()]).encode("cp932"))
     result = CliRunner().invoke(main, ["upload", str(export), "-m", str(mappings), "--base-url", url,
-                                       "--ledger", str(tmp_path / "l.sqlite")])
+                                       "--ledger", str(new_ledger(tmp_path / "l.sqlite", "tc09999001"))])
     assert result.exit_code == 2, result.output
     assert "エラー" in result.stderr and "Traceback" not in result.output + result.stderr
     assert all(r.status == "pending" for r in ledger_records(tmp_path / "l.sqlite").values())
@@ -217,7 +219,8 @@ def test_plain_http_is_refused_unless_loopback(url: str, tmp_path: Path, monkeyp
     settings_file = mappings / "settings.yaml"
     settings_file.write_text(re.sub(r"base_url: \S+", f"base_url: {url}", settings_file.read_text("utf-8")), "utf-8")
     result = CliRunner().invoke(main, ["upload", str(export), "-m", str(mappings), "--ledger",
-                                       str(tmp_path / "l2.sqlite")])
+                                       str(new_ledger(tmp_path / "l2.sqlite", "tc09999001"))])
+    assert "FX_API" not in result.stderr and "base_url" in result.stderr, result.stderr
     assert result.exit_code == 2, result.output
 
 
@@ -361,11 +364,14 @@ def test_every_file_the_tool_writes_is_user_only(tmp_path: Path, emulators: list
 
     run("masters", "pull", "-m", mappings, "--base-url", server.url)  # the masters cache: company data too
     run("preview", export, "-m", mappings, "-o", work / "out" / "review.xlsx", "--payload-dir", work / "payloads")
+    run("ledger", "init", "-m", mappings)
     run("upload", export, "-m", mappings, "--base-url", server.url, "-o", work / "out" / "upload.xlsx")
     run("history", "-m", mappings)
+    run("ledger", "verify", "-m", mappings)
     modes = _modes(work, before)
     assert {"ledgers/tc09999001.sqlite", "ledgers/tc09999001.sqlite.lock", "out/review.xlsx", "out/upload.xlsx",
             "payloads/request-0001.json", "mappings/masters/tc09999001.json"} <= set(modes), modes
+    assert any(name.startswith("ledgers/backups/tc09999001.") for name in modes), modes
     loose = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
     assert not loose, f"readable by others: {loose}"
     assert stat.S_IMODE((work / "ledgers").stat().st_mode) == 0o700
@@ -408,7 +414,8 @@ def test_emulator_store_is_user_only(tmp_path: Path, monkeypatch: pytest.MonkeyP
     export.write_bytes(to_csv([sale()]).encode("cp932"))
     old = os.umask(0o022)
     try:
-        upload_files([export], mappings, Options(), ledger_path=tmp_path / "l.sqlite", transport=emu.transport())
+        upload_files([export], mappings, Options(), ledger_path=new_ledger(tmp_path / "l.sqlite", "tc09999001"),
+                     transport=emu.transport())
     finally:
         os.umask(old)
     assert store.exists()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import make_mappings, sale
+from ledger_helpers import new_ledger
 
 from converter.cli import main
 from converter.emulator import Emulator
@@ -24,6 +25,7 @@ from converter.ledger import Ledger
 from converter.pipeline import Options
 from converter.upload import UploadReport, upload_files
 
+OCODE = "tc09999001"
 WriteCsv = Callable[..., Path]
 TOKEN = "emulator-token"
 
@@ -53,7 +55,7 @@ def month(n: int = 5) -> list[dict[str, str]]:
 
 
 def test_complete_upload_then_second_run_sends_nothing(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     path = write_csv(month())
     first = run(path, mappings, emu, ledger)
     assert (len(first.sent), first.requests, first.needs_attention) == (5, 1, False)
@@ -65,7 +67,7 @@ def test_complete_upload_then_second_run_sends_nothing(write_csv: WriteCsv, mapp
 
 
 def test_a_later_export_sends_only_new_documents(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     run(write_csv(month(3), name="a.csv"), mappings, emu, ledger)
     report = run(write_csv(month(5), name="b.csv"), mappings, emu, ledger)
     assert len(report.sent) == 2 and len(report.already_done) == 3
@@ -74,13 +76,13 @@ def test_a_later_export_sends_only_new_documents(write_csv: WriteCsv, mappings: 
 
 def test_503_with_retry_after_is_retried_to_completion(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
     emu = Emulator(fault_plan=["503", "429", "503"], retry_after=0)
-    report = run(write_csv(month()), mappings, emu, tmp_path / "l.sqlite")
+    report = run(write_csv(month()), mappings, emu, new_ledger(tmp_path / "l.sqlite", OCODE))
     assert len(report.sent) == 5 and not report.needs_attention
     assert emu.stats()["import_by_status"] == {"503": 2, "429": 1, "201": 1}
 
 
 def test_drop_after_store_is_unknown_and_never_resent(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(fault_plan=["drop"]), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(fault_plan=["drop"]), new_ledger(tmp_path / "l.sqlite", OCODE)
     path = write_csv(month())
     report = run(path, mappings, emu, ledger)
     assert len(report.unknown) == 5 and report.needs_attention and not report.sent
@@ -98,7 +100,7 @@ def test_drop_after_store_is_unknown_and_never_resent(write_csv: WriteCsv, mappi
 
 
 def test_resolve_not_sent_sends_again(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(fault_plan=["slow"], slow_seconds=120), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(fault_plan=["slow"], slow_seconds=120), new_ledger(tmp_path / "l.sqlite", OCODE)
     path = write_csv(month(2))
     _, report = upload_files([path], mappings, Options(), ledger_path=ledger,
                              transport=emu.transport())
@@ -113,7 +115,7 @@ def test_resolve_not_sent_sends_again(write_csv: WriteCsv, mappings: Path, tmp_p
 
 def test_a_400_on_one_slip_stores_the_rest(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
     """普通預金 needs a 口座 in FX; a bank the mapping leaves without cd_auxact is rejected."""
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     rows = month(4)
     rows[2] = sale("RCV-X", kind="入金", dr="普通預金", dr_sub="楽天銀行", cr="売掛金", cr_tax="対象外", cr_dep="",
                    cr_taxamt="", date="2026/10/03")
@@ -134,7 +136,7 @@ def test_a_400_on_one_slip_stores_the_rest(write_csv: WriteCsv, mappings: Path, 
 
 def test_auth_failure_stops_and_leaves_documents_unsent(write_csv: WriteCsv, mappings: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    emu, ledger = Emulator(readonly_token="viewer"), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(readonly_token="viewer"), new_ledger(tmp_path / "l.sqlite", OCODE)
     monkeypatch.setenv("FX_API_TOKEN", "viewer")
     with pytest.raises(FXAuthError, match="403"):
         run(write_csv(month()), mappings, emu, ledger)
@@ -155,7 +157,7 @@ def test_missing_token_is_a_clear_error(write_csv: WriteCsv, mappings: Path, tmp
 
 
 def test_changed_document_is_reported_not_resent(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     rows = month(2)
     run(write_csv(rows), mappings, emu, ledger)
     rows[1] = {**rows[1], "memo": "訂正後"}
@@ -165,17 +167,17 @@ def test_changed_document_is_reported_not_resent(write_csv: WriteCsv, mappings: 
 
 
 def test_problems_refuse_to_send_anything(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     with pytest.raises(ProblemsFound):
         run(write_csv([*month(), sale("BAD", cr_amt="1")]), mappings, emu, ledger)
-    assert not ledger.exists() and not emu.stored_slips()
+    assert statuses(ledger) == {} and not emu.stored_slips()
 
 
 def test_dry_run_sends_and_records_nothing(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    emu, ledger = Emulator(), tmp_path / "l.sqlite"
+    emu, ledger = Emulator(), new_ledger(tmp_path / "l.sqlite", OCODE)
     report = run(write_csv(month()), mappings, emu, ledger, dry_run=True)
     assert report.dry_run and len(report.to_send) == 5 and report.requests == 1
-    assert not ledger.exists() and not emu.stored_slips()
+    assert statuses(ledger) == {} and not emu.stored_slips()
 
 
 class Recording(httpx.BaseTransport):
@@ -195,6 +197,8 @@ def test_journo_is_issued_from_the_ledger_unless_fx_numbers(write_csv: WriteCsv,
                                                              tmp_path: Path) -> None:
     path = write_csv(month(3))
     manual = Recording(Emulator())  # the sample company does not auto-number
+    new_ledger(tmp_path / "a.sqlite", OCODE)
+    new_ledger(tmp_path / "b.sqlite", OCODE)
     upload_files([path], mappings, Options(), ledger_path=tmp_path / "a.sqlite", transport=manual)
     assert [s["journo"] for b in manual.bodies for s in b["slips"]] == ["1", "2", "3"]  # type: ignore[attr-defined]
     upload_files([write_csv(month(4), name="more.csv")], mappings, Options(), ledger_path=tmp_path / "a.sqlite",
@@ -209,7 +213,7 @@ def test_journo_is_issued_from_the_ledger_unless_fx_numbers(write_csv: WriteCsv,
 
 
 def test_second_concurrent_run_is_refused(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
     with Ledger.open(ledger, ocode="tc09999001", lock=True), pytest.raises(LedgerLocked):
         run(write_csv(month()), mappings, Emulator(), ledger)
 
@@ -250,7 +254,7 @@ def test_ambiguous_failures_are_not_retried() -> None:
 
 
 def test_history_json_lists_documents(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
     run(write_csv(month(2)), mappings, Emulator(), ledger)
     result = CliRunner().invoke(main, ["history", "--ledger", str(ledger), "-m", str(mappings), "--format", "json"])
     assert result.exit_code == 0

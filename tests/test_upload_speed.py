@@ -18,6 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 from fault_helpers import EMULATOR_TOKEN, MAPPINGS, ROOT
+from ledger_helpers import new_ledger
 
 from converter.emulator import Emulator
 from converter.ledger import Ledger
@@ -76,7 +77,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_bodies_are_the_bytes_json_dumps_gave_and_sending_is_durable_first(month: Path, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
     transport = Watching(Emulator(), ledger)
     statements: list[str] = []
     opened = Ledger.open.__func__  # type: ignore[attr-defined]
@@ -146,7 +147,7 @@ def test_bodies_are_the_bytes_json_dumps_gave_and_sending_is_durable_first(month
 
 
 def test_history_lines_keep_the_order_of_the_request(month: Path, tmp_path: Path) -> None:
-    ledger = tmp_path / "l.sqlite"
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
     upload_files([month], MAPPINGS, Options(), ledger_path=ledger, transport=Emulator().transport())
     with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
         order = {r.key: r.journo_read for r in book.documents()}
