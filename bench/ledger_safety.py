@@ -1,9 +1,10 @@
 """What the ledger's safety costs on a big ledger: integrity_check, its own rules, a backup.
 
-    .venv/bin/python bench/ledger_safety.py --sizes 100000,1000000
+    .venv/bin/python bench/ledger_safety.py --sizes 100000,999999
 
-A ledger of N 連携完了 documents (each with one history line, and one batch per 1000 documents
-as a month of requests leaves them) is built with SQL in seconds, then each step is timed on its
+A ledger of N 連携完了 documents (each with one history line, and one request of ~400 KB kept per
+1000 documents, as a month of requests leaves them) is built with SQL in seconds (N ≤ 999,999: the
+journo_read ceiling), then each step is timed on its
 own (wall seconds, best of ``--repeat``). Every command that writes pays ``check`` (integrity_check
 + own rules) once when it opens the ledger; an upload that sends pays two backups more.
 """
@@ -41,6 +42,12 @@ def build(path: Path, n: int) -> None:
             " '2026-10-' || printf('%02d', 1 + x % 28), 1100, 't', 't', 'bench' FROM i", (n,))
         conn.execute("INSERT INTO events (key, at, action, status, operator) SELECT key, 't', 'register', 'pending',"
                      " 'bench' FROM documents")
+        # one request per 1000 documents, its body as sent (~400 KB) kept: most of a real ledger's bytes
+        conn.execute(
+            "WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < ?)"
+            " INSERT INTO batches (id, status, folded, sent_at, sent_by, sent_event)"
+            " SELECT x, 'done', 1, 't', 'bench', 0 FROM i", (max(1, n // 1000),))
+        conn.execute("INSERT INTO batch_docs (batch, keys, body) SELECT id, '[]', randomblob(400000) FROM batches")
         conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo_read'", (str(n + 1),))
         conn.execute("COMMIT")
     conn.close()
@@ -77,7 +84,7 @@ def measure(n: int, repeat: int, folder: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--sizes", default="100000,999999")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:

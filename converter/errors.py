@@ -126,9 +126,10 @@ class LedgerDamaged(LedgerError):
     """The ledger file is damaged (zero length, not a ledger, integrity_check or the ledger's own
     rules failed). Nothing is sent; the message names the newest backup and how to restore it."""
 
-    def __init__(self, message: str, *, path: str, backup: str = "") -> None:
+    def __init__(self, message: str, *, path: str, backup: str = "", detail: str = "") -> None:
         self.path = path
         self.backup = backup
+        self.detail = detail or message  # what was found, without the advice
         super().__init__(message, file=path)
 
 

@@ -35,8 +35,13 @@ what one row per document gave; documents moved on their own are kept in their o
 
 Default location (the CLI's policy): ``ledgers/<ocode>.sqlite`` next to the mappings folder,
 see :func:`default_ledger_path`. Files are created user-only (0o600): they hold company data.
-A run that sends takes the run lock (``flock`` on ``<ledger>.lock``; released by the OS even
-when the holder is killed; local file systems only). Preview opens with ``readonly=True``.
+A ledger is made only by :meth:`Ledger.create` (``converter ledger init``), never by opening it.
+A run that sends takes the run lock (``flock`` on the ledger file itself, so every name of it —
+symlink, hard link — meets it; released by the OS even when the holder is killed; local file
+systems only, see :mod:`converter.ledger_lock`), which also checks the ledger
+(:meth:`Ledger.check`: integrity_check and the ledger's own rules) before anything is sent; it
+is backed up before and after each sending run (:mod:`converter.ledger_safety`). Preview opens
+with ``readonly=True``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""The ledger file: opening it (creating, migrating, read-only), the run lock, durable write
-transactions and the readers of its rows — what every :class:`~converter.ledger.Ledger` operation
-stands on. The statuses and their transitions are in :mod:`converter.ledger`.
+"""The ledger file: creating it (only on purpose), opening it (migrating, read-only), checking,
+backing up and restoring it, the run lock, durable write transactions and the readers of its rows
+— what every :class:`~converter.ledger.Ledger` operation stands on. The statuses and their
+transitions are in :mod:`converter.ledger`; backups and the damage checks in
+:mod:`converter.ledger_safety`.
 """
 
 from __future__ import annotations
@@ -279,8 +281,11 @@ class LedgerFile:
                 with cls.open(tmp, ocode=ocode or _recorded_ocode(tmp, backup), operator=operator) as copy:
                     problems = copy.check()
             except LedgerDamaged as err:
-                raise LedgerDamaged(f"バックアップも壊れています ({err})。別のバックアップを指定してください",
+                raise LedgerDamaged(f"バックアップも壊れています ({err.detail})。別のバックアップを指定してください",
                                     path=str(backup)) from None
+            except LedgerError as err:  # another company's, a newer format: said of the backup, not the copy
+                text = str(err).removeprefix(f"{tmp}: ")
+                raise LedgerError(f"バックアップを使えません: {text}", file=str(backup)) from None
             if problems:
                 raise LedgerDamaged(f"バックアップも壊れています ({'; '.join(problems[:3])})。"
                                     "別のバックアップを指定してください", path=str(backup))
@@ -376,7 +381,7 @@ class LedgerFile:
             conn.execute(begin)
         except sqlite3.Error as err:
             if is_damage(err):
-                raise damaged(self.path, str(err)) from None
+                raise damaged(self.path, f"SQLite が読めません: {err}") from None
             raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
         try:
             yield conn
@@ -387,7 +392,7 @@ class LedgerFile:
                     conn.execute(statement)
             if isinstance(err, sqlite3.Error):
                 if is_damage(err):
-                    raise damaged(self.path, str(err)) from None
+                    raise damaged(self.path, f"SQLite が読めません: {err}") from None
                 raise LedgerError(f"台帳に書き込めません ({err})", file=str(self.path)) from err
             raise
 

@@ -152,11 +152,13 @@ def damaged(ledger: Path | str, detail: str) -> LedgerDamaged:
     head = f"台帳が壊れています ({detail})。何も送信していません。"
     if newest is None:
         return LedgerDamaged(head + f"\nバックアップがありません ({backup_folder(ledger)})。"
-                             "FX に登録済みの仕訳を確かめてから、担当者に相談してください", path=str(ledger))
+                             "FX に登録済みの仕訳を確かめてから、担当者に相談してください", path=str(ledger),
+                             detail=detail)
     return LedgerDamaged(head + f"\n最新のバックアップ: {newest}\n"
                          f"復元するには: converter ledger restore {newest} --ledger {ledger}\n"
                          "(バックアップの後に送信した帳票は、復元後に 連携待ち として扱われます。"
-                         "FX の登録内容と照らし合わせてください)", path=str(ledger), backup=str(newest))
+                         "FX の登録内容と照らし合わせてください)", path=str(ledger), backup=str(newest),
+                         detail=detail)
 
 
 def is_damage(err: sqlite3.Error) -> bool:
@@ -174,7 +176,7 @@ def guard(ledger: Path | str) -> Iterator[None]:
         yield
     except sqlite3.Error as err:
         if is_damage(err):
-            raise damaged(ledger, str(err)) from None
+            raise damaged(ledger, f"SQLite が読めません: {err}") from None
         raise
 
 

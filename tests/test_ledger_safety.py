@@ -421,7 +421,9 @@ def test_verify_and_restore_through_the_command_line(tmp_path: Path, monkeypatch
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(b"\x00" * 100)
     refused = runner.invoke(main, ["ledger", "restore", str(bad), "-m", str(mappings)])
-    assert refused.exit_code == 2 and refused.stderr.startswith(f"エラー: {bad}: バックアップも壊れています (")
+    assert (refused.exit_code, refused.stderr) == (
+        2, f"エラー: {bad}: バックアップも壊れています (SQLite が読めません: file is not a database)。"
+           "別のバックアップを指定してください\n")
     assert ledger.stat().st_size == 0 and not _set_aside(ledger)
     other = tmp_path / "other.sqlite"
     refused = runner.invoke(main, ["ledger", "restore", str(other), "-m", str(mappings)])
@@ -456,7 +458,8 @@ def test_restore_refuses_while_the_ledger_is_in_use_and_a_backup_of_another_comp
     foreign = new_ledger(tmp_path / "other" / "x.sqlite", "tc09999002")
     result = CliRunner().invoke(main, ["ledger", "restore", str(foreign), "-m", str(mappings)])
     assert result.exit_code == 2
-    assert "この台帳は会社コード 'tc09999002' のものです (指定: 'tc09999001')" in result.stderr
+    assert result.stderr == (f"エラー: {foreign}: バックアップを使えません: この台帳は会社コード 'tc09999002' のものです"
+                             " (指定: 'tc09999001')。台帳のパスを確認してください\n")
     assert not _set_aside(ledger)
 
 
