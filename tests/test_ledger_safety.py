@@ -458,7 +458,8 @@ def test_restore_refuses_while_the_ledger_is_in_use_and_a_backup_of_another_comp
     foreign = new_ledger(tmp_path / "other" / "x.sqlite", "tc09999002")
     result = CliRunner().invoke(main, ["ledger", "restore", str(foreign), "-m", str(mappings)])
     assert result.exit_code == 2
-    assert result.stderr == (f"エラー: {foreign}: バックアップを使えません: この台帳は会社コード 'tc09999002' のものです"
+    assert result.stderr == (f"エラー: {foreign}: バックアップを使えません: "
+                             "この台帳は会社コード 'tc09999002' のものです"
                              " (指定: 'tc09999001')。台帳のパスを確認してください\n")
     assert not _set_aside(ledger)
 
