@@ -272,7 +272,7 @@ def _flip_in_key_index(ledger: Path) -> str:
     encoded = key.encode("utf-8")
     at = page.index(encoded)
     assert page.count(encoded) == 1
-    data[start + at + len(encoded) - 1] += 1  # …|20261005 → …|20261006: still the largest, still sorted
+    data[start + at + len(encoded) - 1] += 1  # its last character + 1: still the largest key, still sorted
     ledger.write_bytes(bytes(data))
     return str(key)
 
