@@ -352,7 +352,8 @@ def test_the_sample_manifest_runs(fx: Fx, tmp_path: Path, monkeypatch: pytest.Mo
     assert all(p.is_file() for p in spec.inputs)
     # Keep the repository's ledgers/ untouched: same manifest, ledger in tmp, FX = the emulator.
     # FX requires cd_cstm on 売掛金/買掛金: the sample's 随時の取引先 go as その他 (no master cache here).
-    spec = dataclasses.replace(spec, ledger=new_ledger(tmp_path / "l.sqlite", spec.ocode), base_url=fx.url, mappings=UPLOAD_MAPPINGS)
+    spec = dataclasses.replace(spec, ledger=new_ledger(tmp_path / "l.sqlite", spec.ocode), base_url=fx.url,
+                               mappings=UPLOAD_MAPPINGS)
     (result,) = run_batch(dataclasses.replace(manifest, companies=(spec,)))
     assert (result.status, result.documents, result.sent) == ("done", 359, 359), result.message
     assert fx.stored()[OCODES[0]] == 360  # one 65-line document goes as two slips
