@@ -119,6 +119,7 @@ class Settings:
     corrections_guard_percent: float = 10
     corrections_guard_min: int = 20
     ledger_backups: int = DEFAULT_KEEP  # backups of the ledger kept (one before and one after each upload that sends)
+    fiscal_year_start: int = 4  # month the company's 会計期間 starts (journo/journo_read restart each year)
     path: Path = field(default=Path("settings.yaml"), compare=False)
 
 
@@ -128,6 +129,7 @@ _SETTING_KEYS = {
     "one_off_customer_code", *(rule.key for rule in COMPANY_RULES),
     "corrections_guard_percent", "corrections_guard_min",
     "ledger_backups",
+    "fiscal_year_start",
 }
 
 
@@ -167,6 +169,9 @@ def load_settings(mappings_dir: Path) -> Settings:
     keep = data.get("ledger_backups", Settings.ledger_backups)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         problems.append(f"ledger_backups: 1 以上の整数 (残す台帳バックアップの数) を指定してください ('{keep}')")
+    start = data.get("fiscal_year_start", Settings.fiscal_year_start)
+    if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start <= 12:
+        problems.append(f"fiscal_year_start: 会計期間の開始月を 1〜12 の整数で指定してください ('{start}')")
     base_url = data.get("base_url", Settings.base_url)
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")

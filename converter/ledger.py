@@ -47,6 +47,7 @@ with ``readonly=True``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
@@ -66,6 +67,14 @@ from converter.ledger_batches import (
     open_batch,
 )
 from converter.ledger_file import LedgerFile
+from converter.ledger_numbering import (
+    ID_SPAN,
+    advance,
+    fiscal_year,
+    next_numbers,
+    refuse,
+    shortages,
+)
 from converter.ledger_records import (
     ACTION_LABELS,
     MAX_JOURNO,
@@ -95,35 +104,42 @@ class Ledger(LedgerFile):
 
     # ----------------------------------------------------------------- ids
     def assign_ids(self, docs: Sequence[DocumentInfo]) -> dict[str, int]:
-        """``journo_read`` for every document; new keys are registered ``pending`` in order."""
+        """Ledger ids for every document; new keys are registered ``pending`` in order.
+
+        A new document's id is ``fy * ID_SPAN + journo_read``: its 連携番号 is the next of its fiscal
+        year (by ``ymd``; fy 0 without a date), see :mod:`converter.ledger_numbering`. All of them
+        fit under the ceiling or none is registered.
+        """
         keys = unique(d.key for d in docs)
         with self._write() as conn:
             ids = self._ids(keys)
             new = [d for d in docs if d.key not in ids]
             if new:
-                first = self._meta_int("next_journo_read")
-                if first + len(new) - 1 > MAX_JOURNO_READ:
-                    raise LedgerError(
-                        f"連携番号 (journo_read) の上限 {MAX_JOURNO_READ} を超えます (次の番号"
-                        f" {first}、新しい帳票 {len(new)} 件)。新しい台帳への切り替えが必要です",
-                        file=str(self.path))
+                start = self.fiscal_year_start
+                years = [fiscal_year(d.ymd, start) for d in new]
+                needed = Counter(years)
+                nexts = next_numbers(conn, "journo_read", list(needed), start)
+                short = shortages("journo_read", needed, nexts, start)
+                if short:
+                    raise refuse("journo_read", short, str(self.path))
                 now = self._now()
                 # Batches of a forgotten key's earlier life must not overlay the new record.
                 synced = conn.execute("SELECT COALESCE(MAX(id), 0) FROM batches").fetchone()[0]
                 rows = []
-                for offset, doc in enumerate(new):
-                    ids[doc.key] = first + offset
+                for doc, fy in zip(new, years, strict=True):
+                    number = nexts[fy]
+                    nexts[fy] = number + 1
+                    ids[doc.key] = fy * ID_SPAN + number
                     if doc.role not in ROLES:
                         raise LedgerError(f"不明な役割です: {doc.role}")
-                    rows.append((doc.key, first + offset, doc.content_hash, doc.kind, doc.doc_no,
+                    rows.append((doc.key, ids[doc.key], doc.content_hash, doc.kind, doc.doc_no,
                                  doc.ymd, int(doc.amount), now, now, self.operator, doc.parent,
                                  doc.role, synced))
                 conn.executemany(
                     "INSERT INTO documents (key, journo_read, content_hash, status, kind, doc_no,"
                     " ymd, amount, created_at, updated_at, operator, parent, role, synced)"
                     " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo_read'",
-                             (str(first + len(new)),))
+                advance(conn, "journo_read", nexts)
                 self._events(conn, ((d.key, "register", "pending", "") for d in new))
         return {k: ids[k] for k in keys}
 
@@ -139,27 +155,54 @@ class Ledger(LedgerFile):
         row = self._conn.execute("SELECT value FROM meta WHERE name = 'identity_kept'").fetchone()
         return frozenset(json.loads(row[0])) if row else frozenset()
 
+    def fiscal_year(self, ymd: str) -> int:
+        """The fiscal year a date belongs to under this ledger's ``fiscal_year_start`` (0: no date)."""
+        return fiscal_year(ymd, self.fiscal_year_start)
+
     def next_id(self) -> int:
-        """The ``journo_read`` the next new document would get."""
+        """The ``journo_read`` the next new document without a date (fiscal year 0) would get."""
         return self._meta_int("next_journo_read")
 
-    def issue_journos(self, n: int) -> list[int]:
-        """Reserve ``n`` FX 伝票番号 (durably, never handed out twice)."""
+    def next_numbers(self, field: str, years: Iterable[int]) -> dict[int, int]:
+        """The next ``journo_read`` / ``journo`` of each fiscal year (read-only)."""
+        return next_numbers(self._conn, field, sorted(set(years)), self.fiscal_year_start)
+
+    def check_room(self, field: str, needed: Mapping[int, int]) -> None:
+        """LedgerError (naming every fiscal year short of numbers) unless ``needed`` fits: a run asks
+        before its first request, so that it sends everything or nothing."""
+        short = shortages(field, needed, self.next_numbers(field, needed), self.fiscal_year_start)
+        if short:
+            raise refuse(field, short, str(self.path))
+
+    def issue_journos(self, n: int, fy: int = 0) -> list[int]:
+        """Reserve ``n`` FX 伝票番号 of fiscal year ``fy`` (durably, never handed out twice)."""
         if n < 0:
             raise LedgerError(f"伝票番号の発行数が不正です: {n}")
-        with self._write() as conn:
-            first = self._meta_int("next_journo")
-            if first + n - 1 > MAX_JOURNO:
-                # FX ignores journo when it numbers slips itself; the API documents no reset.
-                raise LedgerError(f"伝票番号 (journo) の上限 {MAX_JOURNO} を超えます (次の番号"
-                                  f" {first}、必要数 {n})。FX の「仕訳の入力設定」で伝票番号を"
-                                  "「システム自動付番」にすると、この上限なしで連携できます", file=str(self.path))
-            conn.execute("UPDATE meta SET value = ? WHERE name = 'next_journo'", (str(first + n),))
-        return list(range(first, first + n))
+        return [first + i for first in self.reserve_journos({fy: n}).values() for i in range(n)]
 
-    def next_journo(self) -> int:
-        """The FX 伝票番号 :meth:`issue_journos` would hand out next (read-only)."""
-        return self._meta_int("next_journo")
+    def reserve_journos(self, needed: Mapping[int, int]) -> dict[int, int]:
+        """Reserve ``needed[fy]`` FX 伝票番号 of each fiscal year at once; the first of each.
+        All or nothing: LedgerError naming the years past the ceiling (99999)."""
+        with self._write() as conn:
+            nexts = next_numbers(conn, "journo", list(needed), self.fiscal_year_start)
+            short = shortages("journo", needed, nexts, self.fiscal_year_start)
+            if short:
+                raise refuse("journo", short, str(self.path))
+            advance(conn, "journo", {fy: nexts[fy] + n for fy, n in needed.items()})
+        return dict(nexts)
+
+    def give_back_journos(self, firsts: Mapping[int, int], needed: Mapping[int, int]) -> None:
+        """Return the numbers :meth:`reserve_journos` handed to a request FX stored nothing of, so
+        that the next request reuses them: a rejection leaves no gap. Only while they are the last
+        ones issued (always, under the run lock)."""
+        with self._write() as conn:
+            nexts = next_numbers(conn, "journo", list(needed), self.fiscal_year_start)
+            advance(conn, "journo", {fy: first for fy, first in firsts.items()
+                                     if nexts[fy] == first + needed[fy]})
+
+    def next_journo(self, fy: int = 0) -> int:
+        """The FX 伝票番号 :meth:`issue_journos` would hand out next in ``fy`` (read-only)."""
+        return self.next_numbers("journo", [fy])[fy]
 
     # ----------------------------------------------------------------- reading
     def get(self, keys: Iterable[str]) -> dict[str, DocumentRecord]:
@@ -431,9 +474,11 @@ class Ledger(LedgerFile):
     def _rules(self) -> list[str]:
         """The numbering and batch rules :meth:`check` adds to SQLite's and the file's checks."""
         problems: list[str] = []
-        top = self._conn.execute("SELECT MAX(journo_read) FROM documents").fetchone()[0]
-        if top is not None and top >= self.next_id():
-            problems.append(f"journo_read {top} が次の番号 {self.next_id()} 以上です")
+        tops = self._conn.execute(f"SELECT journo_read / {ID_SPAN}, MAX(journo_read % {ID_SPAN}) FROM documents"
+                                  " GROUP BY 1").fetchall()
+        nexts = self.next_numbers("journo_read", [fy for fy, _ in tops])
+        problems += [f"journo_read {top} ({fy}年度) が次の番号 {nexts[fy]} 以上です" if fy else
+                     f"journo_read {top} が次の番号 {nexts[fy]} 以上です" for fy, top in tops if top >= nexts[fy]]
         # Every transition folds a document's batch into its row before it joins another one.
         doubled = [key for (key,) in self._conn.execute(
             "SELECT d.key FROM documents d JOIN members m ON m.journo_read = d.journo_read AND m.batch > d.synced"

@@ -20,6 +20,7 @@ from typing import Any, Self
 from converter.errors import LedgerDamaged, LedgerError, LedgerMissing
 from converter.ledger_batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger_lock import RunLock
+from converter.ledger_numbering import DEFAULT_START, settle_start
 from converter.ledger_records import (
     MAX_JOURNO,
     SCHEMA,
@@ -142,12 +143,13 @@ class LedgerFile:
         self._depth = 0  # > 0 inside transaction(): writes join it, its end commits
         self._sent: tuple[list[str], str, int] | None = None  # the last batch opened: keys, as stored, id
         self._version = SCHEMA_VERSION
+        self.fiscal_year_start = DEFAULT_START  # month the 会計期間 starts (settled by open)
 
     # ----------------------------------------------------------------- open / close / lock
     @classmethod
     def open(
         cls, path: Path | str, *, ocode: str, operator: str | None = None, lock: bool = False,
-        readonly: bool = False,
+        readonly: bool = False, fiscal_year_start: int | None = None,
     ) -> Self:
         """Open the existing ledger of company ``ocode`` (never created here: :meth:`create`).
 
@@ -158,6 +160,8 @@ class LedgerFile:
         ``lock=True`` takes the run lock now (released on :meth:`close`) and then checks the
         ledger (:meth:`verify`): every command that writes opens it so, and finds damage
         before anything is sent.
+        ``fiscal_year_start`` (settings.yaml): recorded when it differs from the ledger's (default
+        April), refused once per-year numbers were issued (None: the ledger's own).
         """
         path = Path(path)
         if not ocode:
@@ -194,6 +198,12 @@ class LedgerFile:
                 ledger._version = ledger._check_meta()
                 if ledger._version < SCHEMA_VERSION:  # read-only: an older ledger is read as it is
                     shadow_legacy(conn)
+                recorded = settle_start(conn, None, str(path))
+                if readonly or fiscal_year_start in (None, recorded):
+                    ledger.fiscal_year_start = fiscal_year_start or recorded
+                else:  # written once (or refused); a write lock only then: a run may be sending now
+                    with ledger._write() as rw:
+                        ledger.fiscal_year_start = settle_start(rw, fiscal_year_start, str(path))
                 if lock:
                     ledger.acquire_lock()
                     ledger.verify()

@@ -16,11 +16,21 @@ from converter.fx_rules import MAX_JOURNO as MAX_JOURNO
 from converter.fx_rules import MAX_JOURNO_READ as MAX_JOURNO_READ
 from converter.keys import LEDGER_IDENTITY
 from converter.ledger_lock import private_umask
+from converter.ledger_numbering import (
+    ID_CHECK,
+    ID_SPAN,
+    MIGRATED_FLAG,
+    NUMBERING_SCHEMA,
+    migrate_numbering,
+)
 from converter.ledger_safety import damaged
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 3  # 2: parent/role/posted for corrections (赤黒訂正); 3: batches (one row per request)
+#: 2: parent/role/posted for corrections (赤黒訂正); 3: batches (one row per request); 4: numbers per fiscal
+#: year (ledger_numbering: table numbering, ids fy * 10⁶ + journo_read). Document identity (meta
+#: ``identity``) is a flagged step of its own (an earlier release reads its keys as they are).
+SCHEMA_VERSION: Final = 4
 
 STATUSES: Final = ("pending", "sending", "done", "error", "unknown")
 STATUS_LABELS: Final[dict[str, str]] = {
@@ -64,7 +74,7 @@ SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     key TEXT PRIMARY KEY,
-    journo_read INTEGER NOT NULL UNIQUE CHECK (journo_read BETWEEN 1 AND {MAX_JOURNO_READ}),
+    journo_read INTEGER NOT NULL UNIQUE {ID_CHECK},
     content_hash TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending','sending','done','error','unknown')),
     attempts INTEGER NOT NULL DEFAULT 0, last_message TEXT NOT NULL DEFAULT '',
@@ -80,7 +90,7 @@ CREATE TABLE IF NOT EXISTS events (
     action TEXT NOT NULL, status TEXT NOT NULL, operator TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '', batch INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS events_key ON events (key) WHERE key != '';
-{BATCH_SCHEMA}"""
+{BATCH_SCHEMA}{NUMBERING_SCHEMA}"""
 
 #: Columns added after version 1, with their definitions (migrated in place on open).
 ADDED_COLUMNS = {
@@ -144,13 +154,15 @@ def _missing_columns(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
 
 def needs_upgrade(conn: sqlite3.Connection) -> bool:
     """Whether a ledger (with a meta table) lacks a step of :func:`migrate`."""
-    identity = conn.execute("SELECT value FROM meta WHERE name = 'identity'").fetchone()
-    return identity is None or identity[0] != LEDGER_IDENTITY or bool(_missing_columns(conn))
+    flags = dict(conn.execute("SELECT name, value FROM meta WHERE name IN ('identity', ?)", (MIGRATED_FLAG,)))
+    return (flags.get("identity") != LEDGER_IDENTITY or MIGRATED_FLAG not in flags
+            or bool(_missing_columns(conn)))
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Older ledgers gain the correction columns (version 2), the batch tables (version 3) and
-    document identity 取引種別 + 帳票番号 (meta ``identity``, :mod:`converter.ledger_identity`) in
+    """Older ledgers gain the correction columns (version 2), the batch tables (version 3),
+    document identity 取引種別 + 帳票番号 (meta ``identity``, :mod:`converter.ledger_identity`) and
+    numbering per fiscal year (version 4, meta ``numbering_per_fy``, :func:`migrate_numbering`) in
     one transaction; their rows otherwise stay as they are (a document outside every batch is read
     from its own row). Each step is idempotent and checked inside the transaction (two processes
     may open an old ledger at once)."""
@@ -166,9 +178,10 @@ def migrate(conn: sqlite3.Connection) -> None:
         for statement in BATCH_SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        if missing:
-            conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
         migrate_identity(conn)
+        migrate_numbering(conn)
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'"
+                     " AND CAST(value AS INTEGER) < ?", (str(SCHEMA_VERSION), SCHEMA_VERSION))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -176,16 +189,20 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 
 def shadow_legacy(conn: sqlite3.Connection) -> None:
-    """A read-only connection to a version 1 or 2 ledger reads it as a version 3 one without
-    batches: temp views add the missing columns (with their defaults) and empty temp tables stand
-    for the batch tables. The temp schema shadows the main one, so the same queries work."""
+    """A read-only connection to a version 1–3 ledger reads it as a current one: temp views add the
+    missing columns (with their defaults) and empty temp tables stand for the tables it lacks
+    (batches, numbering). The temp schema shadows the main one, so the same queries work. Its
+    per-year counters are read as a migration would start them (meta ``legacy_*`` absent: the
+    old single counters stand for every year — see ledger_numbering)."""
     for table in ("documents", "events"):
         have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
         added = "".join(f", {spec.split('DEFAULT ')[1]} AS {name}"
                         for (t, name), spec in ADDED_COLUMNS.items() if t == table and name not in have)
         conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *{added} FROM main.{table}")
-    for statement in BATCH_SCHEMA.split(";"):
-        if statement.strip().startswith("CREATE TABLE"):
+    tables = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statement in (BATCH_SCHEMA + NUMBERING_SCHEMA).split(";"):
+        name = statement.split("EXISTS", 1)[-1].split("(", 1)[0].strip()
+        if statement.strip().startswith("CREATE TABLE") and name not in tables:
             conn.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
 
 
@@ -194,7 +211,7 @@ def init_meta(conn: sqlite3.Connection, ocode: str) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
         [("schema_version", str(SCHEMA_VERSION)), ("ocode", ocode), ("identity", LEDGER_IDENTITY),
-         ("next_journo_read", "1"), ("next_journo", "1")],
+         ("next_journo_read", "1"), ("next_journo", "1"), (MIGRATED_FLAG, "1")],
     )
 
 
@@ -244,7 +261,7 @@ class DocumentInfo:
 
 @dataclass(frozen=True)
 class DocumentRecord:
-    """One row of the ledger."""
+    """One row of the ledger (``journo_read``: its ledger id, see :attr:`number`)."""
 
     key: str
     journo_read: int
@@ -266,6 +283,16 @@ class DocumentRecord:
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
+
+    @property
+    def number(self) -> int:
+        """The 連携番号 (journo_read) FX got: unique within the fiscal year :attr:`fy`."""
+        return self.journo_read % ID_SPAN
+
+    @property
+    def fy(self) -> int:
+        """The fiscal year its numbers belong to (0: numbered before per-year numbering, or undated)."""
+        return self.journo_read // ID_SPAN
 
 
 @dataclass(frozen=True)

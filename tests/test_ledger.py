@@ -31,9 +31,16 @@ from converter.ledger import (
     default_ledger_path,
     document_key,
 )
+from converter.ledger_numbering import ID_SPAN
 from converter.pipeline import Conversion
 
 ROOT = Path(__file__).resolve().parents[1]
+FY = 2023  # the fiscal year of doc()'s date (2024-01-31, 会計期間 from April)
+
+
+def nums(ids: dict[str, int]) -> dict[str, int]:
+    """The 連携番号 (journo_read) FX gets for ledger ids (unique within a fiscal year)."""
+    return {k: v % ID_SPAN for k, v in ids.items()}
 
 
 def run_child(code: str, *args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
@@ -45,13 +52,13 @@ def run_child(code: str, *args: str, stdout: int | None = subprocess.PIPE) -> su
 # ------------------------------------------------------------------------------------- ids
 def test_ids_sequential_and_stable_across_reopen(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE) as led:
-        assert led.assign_ids([doc("a"), doc("b"), doc("c")]) == {"a": 1, "b": 2, "c": 3}
+        assert nums(led.assign_ids([doc("a"), doc("b"), doc("c")])) == {"a": 1, "b": 2, "c": 3}
     with Ledger.open(path, ocode=OCODE) as led:
         ids = led.assign_ids([doc("d"), doc("b", "changed"), doc("e")])
-        assert ids == {"d": 4, "b": 2, "e": 5}
+        assert nums(ids) == {"d": 4, "b": 2, "e": 5} and {i // ID_SPAN for i in ids.values()} == {FY}
         assert list(ids) == ["d", "b", "e"]  # input order kept
         assert led.get(["b"])["b"].content_hash == "h1"  # hash not updated by assign_ids
-        assert led.next_id() == 6
+        assert led.next_numbers("journo_read", [FY]) == {FY: 6} and led.next_id() == 1
         assert [e.action for e in led.events("a")] == ["register"]
         assert led.summary()["pending"] == 5
 
@@ -73,8 +80,8 @@ def test_reading_does_not_write(path: Path) -> None:
     time.sleep(0.02)
     for readonly in (True, False):
         with Ledger.open(path, ocode=OCODE, readonly=readonly) as led:
-            assert {k: r.journo_read for k, r in led.get(["b", "x", "a"]).items()} == {"b": 2, "a": 1}
-            assert led.next_id() == 3 and led.next_journo() == 1
+            assert {k: r.number for k, r in led.get(["b", "x", "a"]).items()} == {"b": 2, "a": 1}
+            assert led.next_numbers("journo_read", [FY]) == {FY: 3} and led.next_journo(FY) == 1
             assert led.known(["a", "x"]) == {"a"}
             assert led.summary()["pending"] == 2 and len(led.events()) == 2
         assert snapshot() == before, f"readonly={readonly}"
@@ -83,7 +90,7 @@ def test_reading_does_not_write(path: Path) -> None:
         ro.assign_ids([doc("x")])
     with Ledger.open(path, ocode=OCODE) as led:
         # new keys are numbered from next_id, in order
-        assert led.assign_ids([doc("x"), doc("a"), doc("y")]) == {"x": 3, "a": 1, "y": 4}
+        assert nums(led.assign_ids([doc("x"), doc("a"), doc("y")])) == {"x": 3, "a": 1, "y": 4}
 
 
 def test_readonly_on_missing_file_creates_nothing(tmp_path: Path) -> None:
@@ -99,15 +106,15 @@ def test_journo_read_exhaustion_is_all_or_nothing(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE) as led:
         led.assign_ids([doc("a")])
     with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE meta SET value = '999998' WHERE name = 'next_journo_read'")
+        raw.execute(f"UPDATE numbering SET next = 999998 WHERE field = 'journo_read' AND fy = {FY}")
     with Ledger.open(path, ocode=OCODE) as led:
         with pytest.raises(LedgerError, match="上限 999999"):
             led.assign_ids([doc("b"), doc("c"), doc("d")])
         assert led.get(["b", "c"]) == {}
-        assert led.assign_ids([doc("b"), doc("c")]) == {"b": 999998, "c": 999999}
+        assert nums(led.assign_ids([doc("b"), doc("c")])) == {"b": 999998, "c": 999999}
         with pytest.raises(LedgerError, match="journo_read"):
             led.assign_ids([doc("e")])
-        assert led.assign_ids([doc("a")]) == {"a": 1}  # known keys still work
+        assert nums(led.assign_ids([doc("a")])) == {"a": 1}  # known keys still work
 
 
 def test_assign_ids_is_fast_for_100k(ledger: Ledger) -> None:
@@ -116,7 +123,7 @@ def test_assign_ids_is_fast_for_100k(ledger: Ledger) -> None:
     ids = ledger.assign_ids(docs)
     again = ledger.assign_ids(docs)
     assert time.perf_counter() - start < 8.0  # ~1.5 s here; generous for loaded CI machines
-    assert ids == again and ids["k99999"] == 100_000 and len(set(ids.values())) == 100_000
+    assert ids == again and ids["k99999"] % ID_SPAN == 100_000 and len(set(ids.values())) == 100_000
     assert ledger.summary()["pending"] == 100_000
 
 
@@ -284,7 +291,7 @@ def test_forget_rules(ledger: Ledger) -> None:
     assert last.action == "forget" and last.status == ""
     assert json.loads(last.message)["status"] == "done"
     # a forgotten document comes back with a new id: journo_read is never reused
-    assert ledger.assign_ids([doc("d")]) == {"d": 5}
+    assert nums(ledger.assign_ids([doc("d")])) == {"d": 5}
 
 
 # ------------------------------------------------------------------------------------- journo, meta
@@ -413,8 +420,8 @@ def test_crash_mid_transaction_leaves_ledger_consistent(path: Path) -> None:
     with Ledger.open(path, ocode=OCODE, lock=True) as led:
         assert led.check() == []
         assert statuses(led) == {"first": "pending"}
-        assert led.next_id() == 2 and len(led.events()) == 1
-        assert led.assign_ids([doc("k0")]) == {"k0": 2}
+        assert led.next_id() == 2 and len(led.events()) == 1  # undated: fiscal year 0
+        assert led.assign_ids([DocumentInfo("k0", "h")]) == {"k0": 2}
 
 
 CRASH_AFTER_SENDING = """
