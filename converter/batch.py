@@ -398,7 +398,7 @@ def run_company(spec: CompanySpec, *, dry_run: bool = False, yes: bool = False,
                   sent=None if report.dry_run else len(report.sent),
                   errors=None if report.dry_run else len(report.errors), attention=attention,
                   changed=len(report.changed), already_done=len(report.already_done),
-                  exit_code=int(report.needs_attention))
+                  exit_code=report.exit_code)
 
 
 def resolve_inputs(spec: CompanySpec) -> list[Path]:
@@ -428,6 +428,11 @@ def _notes(report: UploadReport, attention: int) -> str:
                      " (FX 側で訂正が必要)")
     if report.held is not None:  # (the manifest's corrections: true; `converter batch --yes` sends)
         notes.append(report.held.message())
+    if report.stop is not None:
+        what = (f"FX が同じ理由で {report.stop.requests} 回続けて拒否" if report.stop.kind == "storm"
+                else "FX が要求を拒否")
+        notes.append(f"送信を中止しました ({what}: {report.stop.reason})。連携待ち {len(report.left_pending)} 件: "
+                     "converter masters pull と mappings の修正のあと再実行してください")
     return "。".join(notes)
 
 

@@ -235,7 +235,7 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
             write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
                          corrections=correction_rows(report))
             click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
-        sys.exit(1 if report.needs_attention else 0)
+        sys.exit(report.exit_code)
 
     return command
 
@@ -313,7 +313,8 @@ def _open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) ->
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
     if not path.exists():
         raise LedgerMissing(str(path), init_command=init_command(mappings_dir, ledger_path))
-    return Ledger.open(path, ocode=settings.ocode, lock=lock, readonly=not lock)
+    return Ledger.open(path, ocode=settings.ocode, lock=lock, readonly=not lock,
+                       fiscal_year_start=settings.fiscal_year_start)
 
 
 @main.command()
@@ -331,15 +332,15 @@ def history(ledger_path: Path | None, mappings_dir: Path, status: str | None, fm
         log = ledger.events() if events else []
     if fmt == "json":
         click.echo(json.dumps([
-            {"key": r.key, "status": r.status, "status_label": r.status_label, "journo_read": r.journo_read,
-             "journo": r.journo, "attempts": r.attempts, "last_message": r.last_message,
+            {"key": r.key, "status": r.status, "status_label": r.status_label, "journo_read": r.number,
+             "fiscal_year": r.fy or None, "journo": r.journo, "attempts": r.attempts, "last_message": r.last_message,
              "updated_at": r.updated_at, "operator": r.operator, "role": r.role, "parent": r.parent}
             for r in records], ensure_ascii=False, indent=2))
         return
     click.echo(f"{'状態':<6} {'連携番号':>8} {'回数':>4}  {'更新日時':<25} 帳票")
     for r in records:
         role = {"reversal": "  (取消仕訳)", "replacement": "  (訂正後の仕訳)"}.get(r.role, "")
-        click.echo(f"{r.status_label:<6} {r.journo_read:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}{role}"
+        click.echo(f"{r.status_label:<6} {r.number:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}{role}"
                    + (f"\n         {r.last_message}" if r.status in ("error", "unknown") and r.last_message else ""))
     for e in log:
         click.echo(f"{e.at}  {e.action:<8} {STATUS_LABELS.get(e.status, '削除'):<6} {e.operator:<10} {e.key}")
@@ -434,7 +435,23 @@ def format_upload(report: UploadReport) -> str:
     if report.held is not None:
         lines.append(("(--dry-run: 送信するときは次のとおり保留されます) " if report.dry_run else "")
                      + report.held.message())
+    if report.stop is not None:
+        lines += format_stop(report)
     return "\n".join(lines)
+
+
+def format_stop(report: UploadReport) -> list[str]:
+    """Why the run ended early, what it left 連携待ち and what to fix."""
+    stop = report.stop
+    assert stop is not None
+    left = f"未送信のまま連携待ちの帳票 {len(report.left_pending)} 件"
+    if stop.kind == "storm":
+        return [f"送信を中止しました: FX が同じ理由で {stop.requests} 回続けて要求を拒否しました — {stop.reason}",
+                f"FX が指摘した帳票はエラーにしました。{left}。",
+                "直し方: converter masters pull で FX のマスターを取り込み、converter check でコードを確認し、"
+                "mappings の表を直してから converter upload を再実行してください (エラーの帳票も送り直します)"]
+    return [f"送信を中止しました: FX が要求を拒否しました — {stop.reason}",
+            f"それまでの送信結果は上のとおりです。{left}。トークン・権限を確かめてから再実行してください"]
 
 
 # --------------------------------------------------------------------------- reports

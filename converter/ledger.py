@@ -69,6 +69,8 @@ from converter.ledger_batches import (
 from converter.ledger_file import LedgerFile
 from converter.ledger_numbering import (
     ID_SPAN,
+    MAX_JOURNO,
+    MAX_JOURNO_READ,
     advance,
     fiscal_year,
     next_numbers,
@@ -77,8 +79,6 @@ from converter.ledger_numbering import (
 )
 from converter.ledger_records import (
     ACTION_LABELS,
-    MAX_JOURNO,
-    MAX_JOURNO_READ,
     ROLES,
     STATUS_LABELS,
     STATUSES,
@@ -104,7 +104,11 @@ class Ledger(LedgerFile):
 
     # ----------------------------------------------------------------- ids
     def assign_ids(self, docs: Sequence[DocumentInfo]) -> dict[str, int]:
-        """Ledger ids for every document; new keys are registered ``pending`` in order.
+        """Ledger ids for every document; new keys are registered ``pending`` in order (see :meth:`register`)."""
+        return self.register(docs)[0]
+
+    def register(self, docs: Sequence[DocumentInfo]) -> tuple[dict[str, int], set[str]]:
+        """Ledger ids for every document, and the keys registered (``pending``) just now, in order.
 
         A new document's id is ``fy * ID_SPAN + journo_read``: its 連携番号 is the next of its fiscal
         year (by ``ymd``; fy 0 without a date), see :mod:`converter.ledger_numbering`. All of them
@@ -141,7 +145,7 @@ class Ledger(LedgerFile):
                     " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 advance(conn, "journo_read", nexts)
                 self._events(conn, ((d.key, "register", "pending", "") for d in new))
-        return {k: ids[k] for k in keys}
+        return {k: ids[k] for k in keys}, {d.key for d in new}
 
     def known(self, keys: Iterable[str]) -> set[str]:
         """Those of ``keys`` the ledger has records of: as a document, or as the source of corrections."""

@@ -20,9 +20,8 @@ from typing import Any, Self
 from converter.errors import LedgerDamaged, LedgerError, LedgerMissing
 from converter.ledger_batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger_lock import RunLock
-from converter.ledger_numbering import DEFAULT_START, settle_start
+from converter.ledger_numbering import DEFAULT_START, MAX_JOURNO, settle_start
 from converter.ledger_records import (
-    MAX_JOURNO,
     SCHEMA,
     SCHEMA_VERSION,
     STATUS_LABELS,

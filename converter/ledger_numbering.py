@@ -100,9 +100,10 @@ def migrate_numbering(conn: sqlite3.Connection) -> None:
         "SELECT min(m), max(m), total(m = '') FROM (SELECT substr(replace(replace(ymd, '-', ''), '/', ''), 1, 6)"
         " AS m FROM documents)").fetchone()
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
-    legacy = [("legacy_journo_read", meta.get("next_journo_read", "1")), ("legacy_journo", meta.get("next_journo", "1")),
-              ("legacy_from", "000000" if undated else (low or "")), ("legacy_to", "999999" if undated else (high or "")),
-              (MIGRATED_FLAG, "1")]
+    legacy = [("legacy_journo_read", meta.get("next_journo_read", "1")),
+              ("legacy_journo", meta.get("next_journo", "1")),
+              ("legacy_from", "000000" if undated else (low or "")),
+              ("legacy_to", "999999" if undated else (high or "")), (MIGRATED_FLAG, "1")]
     conn.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", legacy)
 
 
@@ -167,7 +168,8 @@ def settle_start(conn: sqlite3.Connection, start: int | None, path: str) -> int:
         return start
     if stored is not None and conn.execute("SELECT 1 FROM numbering LIMIT 1").fetchone():
         raise LedgerError(f"この台帳は会計期間の開始月 {stored} 月で伝票番号・連携番号を年度ごとに発行済みです。"
-                          f"settings.yaml の fiscal_year_start を {start} に変えると年度内の番号が重なるため使えません。"
+                          f"settings.yaml の fiscal_year_start を {start} に変えると年度内の番号が重なるため"
+                          "使えません。"
                           f"fiscal_year_start: {stored} に戻してください", file=path)
     conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('fiscal_year_start', ?)", (str(start),))
     return start

@@ -22,23 +22,24 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import httpx
 import numpy as np
 import pandas as pd
 
 from .corrections import Held, Plan, mass_reversal, plan_documents, reversal_slips
-from .errors import FXAPIError, LedgerError, LedgerMissing, ProblemsFound
+from .errors import FXAPIError, FXAuthError, FXFormatError, LedgerError, LedgerMissing, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, ImportResult, token_from_env
 from .keys import slip_document
 from .ledger import Answers, DocumentInfo, Ledger, default_ledger_path
+from .ledger_numbering import number_of
 from .ledger_safety import guard, init_command
 from .payload import MAX_LINES_PER_REQUEST, Request, iter_requests
 from .pipeline import Conversion, Options, convert
@@ -56,6 +57,22 @@ _SLIP_SEP = _SLIP_CLOSE + b"," + _SLIP_OPEN  # where one slip of a body ends and
 # The rest of a slip's head as payload.py writes it with journo_read 0 (an id is put in per document).
 _UNNUMBERED = re.compile(rb'("(?:[^"\\]|\\.)*"),"journo_read":"0"(?=[,}])')
 _BATCH_DOCS = 500  # documents per body when cutting slip texts (bounds the body held at once)
+#: Requests rejected in a row for the same reason (the same FX message) before a run stops: a
+#: systematic mistake (an account code FX does not know) would otherwise reject every request of
+#: the month. What FX named is エラー; the rest stays 連携待ち for the run after the fix.
+STORM_LIMIT = 3
+
+StopKind = Literal["storm", "refused"]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run ended before sending everything: ``storm`` (the same rejection again and again)
+    or ``refused`` (FX refused the token, the permission or the format after some requests)."""
+
+    kind: StopKind
+    reason: str  # FX's message
+    requests: int  # rejected in a row (storm)
 
 
 @dataclass(frozen=True)
@@ -77,11 +94,21 @@ class UploadReport:
     held: Held | None = None  # --corrections would reverse too many: nothing sent (needs --yes)
     #: Of ``deleted``: second records of a document the ledger upgrade kept (FX may hold it twice)
     duplicates: tuple[str, ...] = ()
+    stop: Stop | None = None  # the run ended early (see Stop)
+    left_pending: tuple[str, ...] = ()  # not sent because the run stopped early (連携待ち)
 
     @property
     def needs_attention(self) -> bool:
         return bool(self.errors or self.unknown or self.changed or self.deleted or self.still_unknown
-                    or self.recovered or self.held)
+                    or self.recovered or self.held or self.stop)
+
+    @property
+    def exit_code(self) -> int:
+        """The one exit code rule of upload, retry and batch: 2 FX refused the run (token, permission,
+        format), 1 something needs attention (エラー, 要確認, changed, held, stopped early), 0 all done."""
+        if self.stop is not None and self.stop.kind == "refused":
+            return 2
+        return 1 if self.needs_attention else 0
 
 
 class SlipText(NamedTuple):
@@ -124,11 +151,12 @@ class Item:
 
     key: str
     info: DocumentInfo
-    journo_read: int
+    journo_read: int  # its ledger id (fy * 10⁶ + the 連携番号 FX gets)
+    fy: int  # the fiscal year its numbers belong to
     slips: tuple[SlipText, ...]
     codes: tuple[int, ...]  # where each slip's lines are in the run's LineIndex (-1: a reversal)
     lines: int  # detail lines of all its slips
-    owner: Owner  # what FX's answers on its slips are traced to (key, 帳票番号 of its source, journo_read)
+    owner: Owner  # what FX's answers on its slips are traced to (key, 帳票番号 of its source, 連携番号)
     refresh: bool = True  # the ledger's details may differ from ``info`` (not registered by this run)
 
 
@@ -163,7 +191,8 @@ def upload_files(
     settings = conversion.settings
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
     if dry_run:
-        with Ledger.open(path, ocode=settings.ocode, readonly=True) as ledger:
+        with Ledger.open(path, ocode=settings.ocode, readonly=True,
+                         fiscal_year_start=settings.fiscal_year_start) as ledger:
             plan = plan_documents(conversion, ledger, only_errors=only_errors, corrections=corrections,
                                   period=period)
             report = _planned(plan, requests=_count_requests(conversion, ledger, plan),
@@ -174,7 +203,8 @@ def upload_files(
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     # Opening with the lock checks the ledger (integrity_check and its own rules): a damaged one
     # is refused before anything is sent, as is a missing one (never created here).
-    with open_to_write(path, settings.ocode, mappings_dir, explicit=ledger_path is not None) as ledger, \
+    with open_to_write(path, settings.ocode, mappings_dir, explicit=ledger_path is not None,
+                       fiscal_year_start=settings.fiscal_year_start) as ledger, \
             guard(path), FXClient(
                 base_url or settings.base_url, settings.ocode, token, locale=settings.locale, transport=transport,
                 timeout=http_timeout, token_env=token_env) as client:
@@ -183,11 +213,12 @@ def upload_files(
     return conversion, report
 
 
-def open_to_write(path: Path, ocode: str, mappings_dir: Path, *, explicit: bool) -> Ledger:
+def open_to_write(path: Path, ocode: str, mappings_dir: Path, *, explicit: bool,
+                  fiscal_year_start: int | None = None) -> Ledger:
     """The ledger opened, locked and checked for a command that writes; a missing one is named
     with the command that creates it (``converter ledger init``) — it is never created here."""
     try:
-        return Ledger.open(path, ocode=ocode, lock=True)
+        return Ledger.open(path, ocode=ocode, lock=True, fiscal_year_start=fiscal_year_start)
     except LedgerMissing:
         raise LedgerMissing(str(path), init_command=init_command(mappings_dir, path if explicit else None)) from None
 
@@ -209,7 +240,8 @@ def correction_status(conversion: Conversion, ledger_path: Path,
     ``known``: the documents the ledger has, when the caller has asked it already."""
     if not conversion.ok or not ledger_path.exists():
         return None
-    with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True) as ledger:
+    with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True,
+                     fiscal_year_start=conversion.settings.fiscal_year_start) as ledger:
         plan = plan_documents(conversion, ledger, verdicts_only=True, known=known)
     return _planned(plan)
 
@@ -241,15 +273,21 @@ def send(
     keep = conversion.settings.ledger_backups
     if plan.units:  # a run that will send: a consistent copy of the ledger first (ledger_safety)
         ledger.backup(keep)
-    units = _units(conversion, ledger, plan, correction_date, where)
-    auto_numbering = client.auto_numbering() if units else True
+    auto_numbering = client.auto_numbering() if plan.units else True
+    units = _units(conversion, ledger, plan, correction_date, where, auto_numbering)
     sender = _Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units), where)
     try:
         sender.run(units)
+    except (FXAuthError, FXFormatError) as err:
+        if not sender.requests:
+            raise  # refused at the first request: nothing was done, the error says it all
+        sender.stop = Stop("refused", str(err), 0)
     finally:
         if units:  # and one after, so that the newest backup knows what this run sent
             with contextlib.suppress(LedgerError):  # the one taken before stays the newest
                 ledger.backup(keep)
+    finished = set(sender.sent) | set(sender.errors) | set(sender.unknown)
+    left = tuple(i.key for u in units for i in u.items if i.key not in finished) if sender.stop else ()
     corrected = tuple(k for k in plan.correct
                       if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
     deleted = set(plan.deleted)
@@ -261,40 +299,55 @@ def send(
         deleted=tuple(k for k in plan.deleted if k not in plan.correct),
         corrected=corrected, withdrawn=tuple(k for k in corrected if k in deleted), duplicates=duplicates,
         still_unknown=tuple(k for k in plan.unknown if k not in recovered), recovered=recovered,
-        requests=sender.requests, messages=tuple(sender.messages),
+        requests=sender.requests, messages=tuple(sender.messages), stop=sender.stop, left_pending=left,
     )
 
 
 def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: date | None,
-           where: LineIndex) -> list[Unit]:
-    """Register what is new in the ledger and turn the plan into units with their slips."""
+           where: LineIndex, auto_numbering: bool = True) -> list[Unit]:
+    """Register what is new in the ledger and turn the plan into units with their slips.
+
+    Before anything is registered, the numbers the whole run needs are counted per fiscal year:
+    if they do not fit under FX's ceilings, LedgerError, and nothing is sent.
+    """
     docs = conversion.documents.set_index("doc", drop=False)
-    first_new = ledger.next_id()
-    ids = ledger.assign_ids([plan.infos[k] for k in plan.register])
+    if correction_date is not None:  # a reversal's slips carry the correction date: its fiscal year
+        on = correction_date.isoformat()
+        plan.infos.update({k: replace(plan.infos[k], ymd=on) for k in plan.reverse_from})
     sources = [plan.source_of[k] for k in plan.register if plan.source_of[k]]
     wanted = docs.loc[list(dict.fromkeys(sources))]
     slips, slip_keys = _slips_by_doc(conversion, wanted)
+    posted = ledger.posted(plan.reverse_from.values())
+    years = {k: ledger.fiscal_year(plan.infos[k].ymd) for k in plan.register}
+    if not auto_numbering:
+        needed: Counter[int] = Counter()
+        for key in plan.register:
+            source = plan.source_of[key]
+            needed[years[key]] += len(slips[source]) if source else len(posted[plan.reverse_from[key]])
+        ledger.check_room("journo", needed)
+    ids, new = ledger.register([plan.infos[k] for k in plan.register])
     flat = where.codes([k for keys in slip_keys.values() for k in keys])
     ends = accumulate(len(keys) for keys in slip_keys.values())
     codes = {doc: tuple(flat[end - len(keys):end]) for (doc, keys), end in zip(slip_keys.items(), ends, strict=True)}
     lines = dict(zip(wanted["doc"], wanted["lines"].tolist(), strict=True))
     doc_nos = dict(zip(docs["doc"], docs["doc_no"], strict=True))
-    posted = ledger.posted(plan.reverse_from.values())
     units = []
     for group in plan.units:
         items = []
         for key in group:
             source, journo_read = plan.source_of[key], ids[key]
-            refresh = journo_read < first_new  # registered just now: the ledger holds this very info
+            # 伝票番号 come from the fiscal year of the slips' date; the 連携番号 is the one it was given
+            number, fy = number_of(journo_read), years[key]
+            refresh = key not in new  # registered just now: the ledger holds this very info
             if key in plan.reverse_from:  # a reversal: what FX holds, turned around
-                flipped = reversal_slips(posted[plan.reverse_from[key]], journo_read, correction_date)
+                flipped = reversal_slips(posted[plan.reverse_from[key]], number, correction_date)
                 parent = plan.parent_of[key]
-                items.append(Item(key, plan.infos[key], journo_read, tuple(SlipText.of(s) for s in flipped),
+                items.append(Item(key, plan.infos[key], journo_read, fy, tuple(SlipText.of(s) for s in flipped),
                                   (-1,) * len(flipped), sum(len(s["detail"]) for s in flipped),
-                                  (key, doc_nos.get(parent, ""), journo_read), refresh))
+                                  (key, doc_nos.get(parent, ""), number), refresh))
             else:
-                items.append(Item(key, plan.infos[key], journo_read, _numbered(slips[source], journo_read),
-                                  codes[source], lines[source], (key, doc_nos.get(source, ""), journo_read), refresh))
+                items.append(Item(key, plan.infos[key], journo_read, fy, _numbered(slips[source], number),
+                                  codes[source], lines[source], (key, doc_nos.get(source, ""), number), refresh))
         units.append(Unit(tuple(items), sum(i.lines for i in items)))
     return units
 
@@ -361,6 +414,24 @@ def _numbered(slips: list[_Cut], journo_read: int) -> tuple[SlipText, ...]:
                  else SlipText.of({**s, "journo_read": str(journo_read)}) for s in slips)
 
 
+def _numbered_per_year(items: list[Item], slips: list[SlipText], counts: list[int],
+                       firsts: dict[int, int]) -> tuple[list[bytes], dict[str, int]]:
+    """A request's slip texts with their 伝票番号, consecutive within each fiscal year from
+    ``firsts[fy]``, and each document's first number."""
+    if len(firsts) == 1:  # the usual case: one fiscal year, one pass
+        number = next(iter(firsts.values()))
+        return SlipText.numbered(slips, number), {
+            i.key: first for i, first, n in zip(items, accumulate(counts[:-1], initial=number), counts,
+                                                strict=True) if n}
+    cursor, texts, journos = dict(firsts), [], {}
+    for i in items:
+        if i.slips:
+            journos[i.key] = cursor[i.fy]
+            texts += SlipText.numbered(list(i.slips), cursor[i.fy])
+            cursor[i.fy] += len(i.slips)
+    return texts, journos
+
+
 def _joined(texts: list[bytes]) -> bytes:
     """A request's body from its slip texts in one ~400 KB allocation (each fresh one costs page
     faults): the brackets go on the first and last slip."""
@@ -392,11 +463,14 @@ class _Sender:
         self.messages: list[FXMessage] = []
         self.requests = 0
         self.where = where
+        self.stop: Stop | None = None
+        self._storm: tuple[frozenset[str], int] = (frozenset(), 0)  # the reason rejected in a row, how often
+        self._issued: tuple[dict[int, int], dict[int, int]] = ({}, {})  # the last request's 伝票番号: firsts, counts
 
     def run(self, units: list[Unit]) -> None:
         queue = deque(units)
         with collector_paused():
-            while queue:
+            while queue and self.stop is None:
                 batch: list[Unit] = []
                 used = 0
                 while queue and (not batch or used + queue[0].lines <= MAX_LINES_PER_REQUEST):
@@ -415,12 +489,15 @@ class _Sender:
         journos: dict[str, int] = {}
         # One commit before the POST: the 伝票番号 in the body are reserved and the documents are 連携中.
         with self.ledger.transaction():
-            number = self.ledger.issue_journos(len(slips))[0] if slips and not self.auto_numbering else 0
-            if number:
-                texts = SlipText.numbered(slips, number)
-                journos = {i.key: first for i, first, n in zip(items, accumulate(counts[:-1], initial=number), counts,
-                                                                  strict=True) if n}
+            if slips and not self.auto_numbering:
+                needed: dict[int, int] = {}
+                for i in items:
+                    needed[i.fy] = needed.get(i.fy, 0) + len(i.slips)
+                firsts = self.ledger.reserve_journos(needed)
+                self._issued = firsts, needed
+                texts, journos = _numbered_per_year(items, slips, counts, firsts)
             else:
+                self._issued = {}, {}
                 texts = [s.text(None) for s in slips]
             body = _joined(texts)
             # The ledger keeps the body as sent: a later correction reverses what FX holds.
@@ -429,14 +506,27 @@ class _Sender:
         keys = [i.key for i in items]
         try:
             result = self.client.import_slips(body)
-        except FXAPIError:
+        except FXAPIError as err:
             # 401/403/406: FX refused before storing anything; stop the run.
+            if isinstance(err, FXAuthError | FXFormatError):
+                self._give_back()
             self.ledger.mark_unsent(keys, "FX が要求を拒否しました (認証・権限・形式)")
             raise
         self.requests += 1
         return self._record(batch, keys, _Slips(owners, doc_at, codes), result)
 
+    def _give_back(self) -> None:
+        """FX stored nothing of the request: its 伝票番号 go to the next one (no gap, nothing burnt)."""
+        firsts, needed = self._issued
+        if firsts:
+            self.ledger.give_back_journos(firsts, needed)
+        self._issued = {}, {}
+
     def _record(self, batch: list[Unit], keys: list[str], slips: _Slips, result: ImportResult) -> list[Unit]:
+        if result.outcome in ("not_sent", "rejected"):
+            self._give_back()
+        if result.outcome != "rejected":
+            self._storm = frozenset(), 0
         if result.outcome == "stored":
             _, answers = self._trace(slips, result.informations, "information")
             self.ledger.mark_done(keys, answers=answers)
@@ -462,6 +552,7 @@ class _Sender:
             content = "; ".join(str(e.get("content", "")) for e in result.errors) or "FX が要求を拒否しました (400)"
             found = [FXMessage(k, "", 0, "error", content) for k in keys]
             self.messages += found
+        self._count_rejection(found)
         texts = ledger_texts(found)
         bad = [i.key for u in bad_units for i in u.items]
         self.ledger.mark_error({k: texts.get(k, "同じ訂正の組の他の伝票が FX でエラーになりました") for k in bad})
@@ -472,6 +563,15 @@ class _Sender:
             self.ledger.mark_unsent([i.key for u in rest for i in u.items],
                                     "同じ要求の他の帳票が FX でエラーになったため再送します")
         return rest
+
+    def _count_rejection(self, found: list[FXMessage]) -> None:
+        """Rejections in a row that share an FX message: at STORM_LIMIT the run stops (see STORM_LIMIT)."""
+        reasons = frozenset(m.content for m in found if m.kind == "error")
+        same, count = self._storm
+        common = same & reasons if count else reasons
+        self._storm = (common, count + 1) if common else (reasons, 1)
+        if self._storm[1] >= STORM_LIMIT:
+            self.stop = Stop("storm", " / ".join(sorted(self._storm[0])), self._storm[1])
 
     def _trace(self, slips: _Slips, answers: tuple[dict[str, Any], ...], kind: str) -> tuple[list[FXMessage], Answers]:
         """FX's answers traced to ledger documents and source rows (kept for the report)."""

@@ -326,7 +326,8 @@ def test_check_finds_a_document_recorded_in_two_open_batches(ledger: Ledger, pat
     ledger.mark_sending(["a", "b"])
     assert ledger.check() == []
     with sqlite3.connect(path) as raw:  # what no transition may leave: a second batch over "a"
-        raw.execute("INSERT INTO members (journo_read, batch, pos) VALUES (?, 99, 0)", (ledger.get(["a"])["a"].journo_read,))
+        raw.execute("INSERT INTO members (journo_read, batch, pos) VALUES (?, 99, 0)",
+                    (ledger.get(["a"])["a"].journo_read,))
     assert ledger.check() == ["複数の送信バッチに重ねて記録された帳票があります: a"]
 
 
