@@ -228,7 +228,9 @@ class Emulator:
     """``python -m converter emulator --port 0`` in its own process; its CPU is not the client's."""
 
     def __init__(self, store: Path) -> None:
-        self.proc = subprocess.Popen(_converter("emulator", "--port", "0", "--store", store),
+        # FX numbers the slips itself: a month of 10⁶ rows (~750k slips) is more than one fiscal year's
+        # 99,999 伝票番号, which the ledger refuses before the first request (issue 15).
+        self.proc = subprocess.Popen(_converter("emulator", "--port", "0", "--store", store, "--auto-numbering"),
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
         assert self.proc.stderr is not None
         banner = self.proc.stderr.readline()

@@ -391,16 +391,22 @@ def forget(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path, 
               help="企業コード the emulator serves (repeatable; default: tc09999001, the sample company). "
                    "Each gets its own copy of the sample masters.")
 @click.option("--locale", default=None, metavar="LOCALE", help="システム識別子 in the URL (default: tfa).")
+@click.option("--auto-numbering", is_flag=True,
+              help="The company lets FX number 伝票番号 (inpjourconfig is_auto_numbering_journo: true).")
 def emulator(port: int, host: str, token: str, store_path: Path | None, fail_503_rate: float, retry_after: int,
              slow_seconds: float, slow_rate: float, drop_rate: float, extra_customers: int, random_seed: int,
-             ocodes: tuple[str, ...], locale: str | None) -> None:
+             ocodes: tuple[str, ...], locale: str | None, auto_numbering: bool) -> None:
     """Run the local FX API emulator (for rehearsals and tests)."""
-    from .emulator import run_server
+    from .emulator import load_seed, run_server
 
+    seed = None
+    if auto_numbering:
+        seed = load_seed(None)
+        seed["inpjourconfig"] = {"is_auto_numbering_journo": True}
     run_server(port, host=host, token=token, store_path=store_path, fail_503_rate=fail_503_rate,
                retry_after=retry_after, slow_seconds=slow_seconds, slow_rate=slow_rate,
                drop_after_store_rate=drop_rate, extra_customers=extra_customers, random_seed=random_seed,
-               ocodes=list(ocodes) or None, locale=locale)
+               ocodes=list(ocodes) or None, locale=locale, seed=seed)
 
 
 # --------------------------------------------------------------------------- reports

@@ -121,7 +121,7 @@ class EmulatorProcess:
 
 
 def stored_counts(slips: list[dict[str, Any]]) -> Counter[int]:
-    """Stored slips per journo_read (the ledger's id of the source document)."""
+    """Stored slips per journo_read (the 連携番号 of the source document; one fiscal year here)."""
     return Counter(int(s["journo_read"]) for s in slips if str(s["journo_read"]).isdigit())
 
 
@@ -175,8 +175,8 @@ def resolve_from_fx(ledger_path: Path, stored: Counter[int]) -> tuple[int, int]:
         return 0, 0
     with Ledger.open(ledger_path, ocode=OCODE, lock=True) as book:
         unknown = book.documents("unknown")
-        sent = [r.key for r in unknown if stored[r.journo_read] > 0]
-        missing = [r.key for r in unknown if stored[r.journo_read] == 0]
+        sent = [r.key for r in unknown if stored[r.number] > 0]
+        missing = [r.key for r in unknown if stored[r.number] == 0]
         if sent:
             book.resolve(sent, sent=True, message="テスト: FX に登録済みを確認")
         if missing:
@@ -223,15 +223,15 @@ def audit(month: Month, ledger_path: Path, slips: list[dict[str, Any]], figures:
     """
     records = ledger_records(ledger_path)
     stored = stored_counts(slips)
-    by_id = {r.journo_read: r for r in records.values()}
+    by_id = {r.number: r for r in records.values()}
     status = Counter(r.status for r in records.values())
     strangers = sorted(set(stored) - set(by_id))
     assert not strangers, f"FX holds slips whose journo_read the ledger does not know: {strangers[:10]}"
     duplicates = {r.key: stored[i] for i, r in by_id.items() if stored[i] > month.slips_per_doc.get(r.key, 1)}
     not_stored = [r.key for r in records.values() if r.status == "done"
-                  and stored[r.journo_read] != month.slips_per_doc.get(r.key, 1)]
+                  and stored[r.number] != month.slips_per_doc.get(r.key, 1)]
     stored_but_unsent = [r.key for r in records.values() if r.status in ("pending", "error")
-                         and stored[r.journo_read] > 0]
+                         and stored[r.number] > 0]
     figures.documents = month.documents
     figures.done, figures.unknown, figures.error = status["done"], status["unknown"], status["error"]
     figures.pending, figures.sending = status["pending"], status["sending"]

@@ -115,7 +115,8 @@ def test_numbers_restart_in_each_fiscal_year(fx: tuple[Emulator, EmulatorServer]
         (2026, "1", "1"), (2026, "2", "2"), (2026, "3", "3"), (2027, "1", "1"), (2027, "2", "2")]
     # the ledger keeps each document's numbers (history shows the 連携番号 FX got, and the year)
     history = cli("history", "-m", folder, "--ledger", ledger, "--format", "json")
-    assert sorted((d["fiscal_year"], d["journo_read"], d["journo"]) for d in json.loads(history.stdout)) == [(2026, 1, 1), (2026, 2, 2), (2026, 3, 3), (2027, 1, 1), (2027, 2, 2)]
+    assert sorted((d["fiscal_year"], d["journo_read"], d["journo"]) for d in json.loads(history.stdout)) == [
+        (2026, 1, 1), (2026, 2, 2), (2026, 3, 3), (2027, 1, 1), (2027, 2, 2)]
 
     # fiscal_year_start cannot change once numbers were issued per year
     settings = folder / "settings.yaml"
@@ -124,8 +125,8 @@ def test_numbers_restart_in_each_fiscal_year(fx: tuple[Emulator, EmulatorServer]
                 "--base-url", server.url, "--ledger", ledger)
     assert again.exit_code == 2
     assert ("この台帳は会計期間の開始月 4 月で伝票番号・連携番号を年度ごとに発行済みです。settings.yaml の"
-            " fiscal_year_start を 1 に変えると年度内の番号が重なるため使えません。fiscal_year_start: 4 に戻してください"
-            ) in again.output
+            " fiscal_year_start を 1 に変えると年度内の番号が重なるため使えません。"
+            "fiscal_year_start: 4 に戻してください") in again.output
     assert len(emu.stored_slips(OCODE)) == 5
 
 
@@ -156,8 +157,9 @@ def test_a_month_that_does_not_fit_refuses_before_sending(fx: tuple[Emulator, Em
     october = export(tmp_path / "oct.csv", date(2026, 10, 31), 30, start=100)
     result = cli("upload", october, "-m", folder, "--base-url", server.url, "--ledger", ledger)
     assert result.exit_code == 2
-    assert (f"エラー: {ledger}: 伝票番号 (journo) の上限 99999 を超えるため、何も送信していません。2026年度 (2026-04〜2027-03):"
-            " 次の番号 99,981、必要数 30、残り 19。FX の「仕訳の入力設定」で伝票番号を「システム自動付番」にすると、"
+    assert (f"エラー: {ledger}: 伝票番号 (journo) の上限 99999 を超えるため、何も送信していません。"
+            "2026年度 (2026-04〜2027-03): 次の番号 99,981、必要数 30、残り 19。"
+            "FX の「仕訳の入力設定」で伝票番号を「システム自動付番」にすると、"
             "この上限なしで連携できます") in result.output
     assert len(emu.stored_slips(OCODE)) == 5 and emu.stats()["import_requests"] == 1
     with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
@@ -314,7 +316,7 @@ def test_fifteen_months_across_two_fiscal_years(fx: tuple[Emulator, EmulatorServ
         number = int(memo.split()[-1])
         amount = sum(d["amnt_tr"] for d in s["slip"]["detail"] if d["is_ocr_dc"] == 1)
         net[f"INV-{number:06d}"] += -amount if memo.startswith("取消:") else amount
-        if not memo.startswith("取消:") and not (s["slip"]["detail"][0]["amnt_tr"] == 22000):
+        if not memo.startswith("取消:") and s["slip"]["detail"][0]["amnt_tr"] != 22000:  # not a new version
             originals[f"INV-{number:06d}"] += 1
     assert len(latest) == 15 * per_month
     assert {k: v for k, v in net.items() if v} == {k: v for k, v in latest.items() if v}
