@@ -29,10 +29,11 @@ from conftest import HEADER, make_mappings
 from ledger_helpers import new_ledger
 
 from converter import upload as upload_module
-from converter.cli import main
+from converter.cli import format_upload, main
 from converter.emulator import DEFAULT_TOKEN, Emulator, EmulatorServer
-from converter.ledger import Ledger
-from converter.ledger_numbering import fiscal_year
+from converter.ledger import DocumentInfo, Ledger
+from converter.ledger_numbering import ID_CHECK, NUMBERING_SCHEMA, fiscal_year
+from converter.ledger_records import SCHEMA
 from converter.pipeline import Options
 from converter.upload import STORM_LIMIT, upload_files
 
@@ -327,3 +328,56 @@ def test_fifteen_months_across_two_fiscal_years(fx: tuple[Emulator, EmulatorServ
         assert Counter(r.status for r in book.documents()) == {"done": len(slips)}
         assert book.check() == []
     print(f"15 months: {time.perf_counter() - began:.1f} s (uploads {sum(timings):.1f} s)")
+
+
+def test_fx_refusing_the_token_mid_run_prints_the_summary_and_gives_numbers_back(
+        fx: tuple[Emulator, EmulatorServer], folder: Path, tmp_path: Path) -> None:
+    """401 after the first request: the run stops with what it did (exit 2); the refused request's
+    伝票番号 are not burnt."""
+    emu, server = fx
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
+    path = export(tmp_path / "oct.csv", date(2026, 10, 15), 2500)
+
+    def revoke(done: int, total: int) -> None:
+        emu.token = "revoked"  # the token is withdrawn while the run goes on
+
+    _, report = upload_files([path], folder, Options(), ledger_path=ledger, base_url=server.url, progress=revoke)
+    assert report.stop is not None and report.stop.kind == "refused" and report.exit_code == 2
+    assert len(report.sent) == 1000 and len(report.left_pending) == 1500
+    assert format_upload(report).endswith(
+        "送信を中止しました: FX が要求を拒否しました — FX のトークンが存在しないか無効です (HTTP 401)。"
+        "環境変数 FX_API_TOKEN を確認してください\n"
+        "それまでの送信結果は上のとおりです。未送信のまま連携待ちの帳票 1500 件。トークン・権限を確かめてから再実行してください")
+    with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
+        assert Counter(r.status for r in book.documents()) == {"done": 1000, "pending": 1500}
+        assert book.next_numbers("journo", [2026]) == {2026: 1001}
+    emu.token = DEFAULT_TOKEN
+    _, report = upload_files([path], folder, Options(), ledger_path=ledger, base_url=server.url)
+    assert report.exit_code == 0 and len(report.sent) == 1500
+    assert assert_unique_and_gapless(stored(emu)) == {2026: 2500}
+
+
+def test_a_version_3_ledger_keeps_its_numbers_and_continues_above_them(tmp_path: Path) -> None:
+    """The upgrade in place: the id rule of version 3 (≤ 999999) is lifted, rows and numbers kept; the
+    fiscal year of its dates continues above its counters (FX holds those numbers), a later one starts at 1."""
+    path = tmp_path / "v3.sqlite"
+    old_check = "CHECK (journo_read BETWEEN 1 AND 999999)"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(SCHEMA.replace(ID_CHECK, old_check).replace(NUMBERING_SCHEMA, ""))
+        raw.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "3"), ("ocode", OCODE),
+                                                           ("next_journo_read", "3"), ("next_journo", "8")])
+        raw.executemany("INSERT INTO documents (key, journo_read, content_hash, status, journo, ymd, created_at,"
+                        " updated_at) VALUES (?, ?, 'h', ?, ?, '2026-03-31', 't', 't')",
+                        [("a", 1, "done", 6), ("b", 2, "pending", None)])
+    raw.close()
+    with Ledger.open(path, ocode=OCODE, lock=True) as book:
+        assert [(r.key, r.status, r.number, r.fy, r.journo) for r in book.documents()] == [
+            ("a", "done", 1, 0, 6), ("b", "pending", 2, 0, None)]
+        ids = book.assign_ids([DocumentInfo("c", "h", ymd="2026-03-31"), DocumentInfo("d", "h", ymd="2026-04-01")])
+        assert {k: (v // 1_000_000, v % 1_000_000) for k, v in ids.items()} == {"c": (2025, 3), "d": (2026, 1)}
+        assert book.reserve_journos({2025: 1, 2026: 1}) == {2025: 8, 2026: 1}
+        assert book.check() == []
+    with sqlite3.connect(path) as raw:
+        assert old_check not in raw.execute("SELECT sql FROM sqlite_master WHERE name = 'documents'").fetchone()[0]
+        assert raw.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() == ("4",)
+    raw.close()
