@@ -347,7 +347,8 @@ def test_fx_refusing_the_token_mid_run_prints_the_summary_and_gives_numbers_back
     assert format_upload(report).endswith(
         "送信を中止しました: FX が要求を拒否しました — FX のトークンが存在しないか無効です (HTTP 401)。"
         "環境変数 FX_API_TOKEN を確認してください\n"
-        "それまでの送信結果は上のとおりです。未送信のまま連携待ちの帳票 1500 件。トークン・権限を確かめてから再実行してください")
+        "それまでの送信結果は上のとおりです。未送信のまま連携待ちの帳票 1500 件。"
+        "トークン・権限を確かめてから再実行してください")
     with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
         assert Counter(r.status for r in book.documents()) == {"done": 1000, "pending": 1500}
         assert book.next_numbers("journo", [2026]) == {2026: 1001}
