@@ -118,6 +118,11 @@ def test_numbers_restart_in_each_fiscal_year(fx: tuple[Emulator, EmulatorServer]
     history = cli("history", "-m", folder, "--ledger", ledger, "--format", "json")
     assert sorted((d["fiscal_year"], d["journo_read"], d["journo"]) for d in json.loads(history.stdout)) == [
         (2026, 1, 1), (2026, 2, 2), (2026, 3, 3), (2027, 1, 1), (2027, 2, 2)]
+    text = cli("history", "-m", folder, "--ledger", ledger).stdout.splitlines()
+    assert text[0].split() == ["状態", "年度", "連携番号", "回数", "更新日時", "帳票"]
+    assert [line.split()[:3] for line in text[1:]] == [
+        ["連携完了", "2026", "1"], ["連携完了", "2026", "2"], ["連携完了", "2026", "3"],
+        ["連携完了", "2027", "1"], ["連携完了", "2027", "2"]]
 
     # fiscal_year_start cannot change once numbers were issued per year
     settings = folder / "settings.yaml"
