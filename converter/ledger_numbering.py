@@ -158,18 +158,16 @@ def advance(conn: sqlite3.Connection, field: str, nexts: Mapping[int, int]) -> N
 
 
 def settle_start(conn: sqlite3.Connection, start: int | None, path: str) -> int:
-    """The ledger's fiscal_year_start: recorded on first use; a change once per-year numbers were
-    issued is refused. Returns the start month in force."""
+    """The ledger's fiscal_year_start (recorded, else the default April). ``start`` other than that:
+    recorded if no per-year number was issued yet, else refused (write transaction needed then).
+    Returns the start month in force."""
     row = conn.execute("SELECT value FROM meta WHERE name = 'fiscal_year_start'").fetchone()
-    stored = int(row[0]) if row and str(row[0]).isdigit() else None
-    if start is None:
-        return stored or DEFAULT_START
-    if stored == start:
-        return start
-    if stored is not None and conn.execute("SELECT 1 FROM numbering LIMIT 1").fetchone():
-        raise LedgerError(f"この台帳は会計期間の開始月 {stored} 月で伝票番号・連携番号を年度ごとに発行済みです。"
+    current = int(row[0]) if row and str(row[0]).isdigit() else DEFAULT_START
+    if start is None or start == current:
+        return current
+    if conn.execute("SELECT 1 FROM numbering LIMIT 1").fetchone():
+        raise LedgerError(f"この台帳は会計期間の開始月 {current} 月で伝票番号・連携番号を年度ごとに発行済みです。"
                           f"settings.yaml の fiscal_year_start を {start} に変えると年度内の番号が重なるため"
-                          "使えません。"
-                          f"fiscal_year_start: {stored} に戻してください", file=path)
+                          f"使えません。fiscal_year_start: {current} に戻してください", file=path)
     conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('fiscal_year_start', ?)", (str(start),))
     return start

@@ -136,6 +136,20 @@ def test_numbers_restart_in_each_fiscal_year(fx: tuple[Emulator, EmulatorServer]
     assert len(emu.stored_slips(OCODE)) == 5
 
 
+def test_a_company_whose_year_starts_in_january(fx: tuple[Emulator, EmulatorServer], folder: Path,
+                                                tmp_path: Path) -> None:
+    emu, server = fx
+    ledger = new_ledger(tmp_path / "ledger.sqlite", OCODE)
+    settings = folder / "settings.yaml"
+    settings.write_text(settings.read_text("utf-8") + "fiscal_year_start: 1\n", "utf-8")  # before any number
+    december = {n: date(2026, 12, 31) for n in range(1, 3)}
+    result = cli("upload", export(tmp_path / "a.csv", date(2027, 1, 4), 4, dates=december), "-m", folder,
+                 "--base-url", server.url, "--ledger", ledger)
+    assert result.exit_code == 0, result.output
+    assert sorted((s["fy"], s["journo"], s["journo_read"]) for s in stored(emu, start=1)) == [
+        (2026, "1", "1"), (2026, "2", "2"), (2027, "1", "1"), (2027, "2", "2")]
+
+
 def test_a_bad_fiscal_year_start_is_a_settings_error(folder: Path, tmp_path: Path) -> None:
     settings = folder / "settings.yaml"
     settings.write_text(settings.read_text("utf-8") + "fiscal_year_start: 13\n", "utf-8")
