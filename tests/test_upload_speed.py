@@ -64,8 +64,8 @@ class Watching(httpx.BaseTransport):
         if request.method == "POST":
             self.bodies.append(request.read())
             with Ledger.open(self.ledger, ocode=OCODE, readonly=True) as book:
-                rows = [(r.journo_read, r.status, r.journo) for r in book.documents()]
-                next_journo = book.next_journo()
+                rows = [(r.number, r.status, r.journo) for r in book.documents()]  # one fiscal year
+                next_journo = book.next_journo(2026)
             self.seen.append(({str(r): (s, j) for r, s, j in rows}, next_journo))
         return self.inner.handle_request(request)
 
@@ -94,7 +94,7 @@ def test_bodies_are_the_bytes_json_dumps_gave_and_sending_is_durable_first(month
     # What was sent before this change: json.dumps of the payload's slip dicts, journo_read set per
     # document and the ledger's 伝票番号 put second, numbered in sending order.
     with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
-        ids = {r.key: r.journo_read for r in book.documents()}
+        ids = {r.key: r.number for r in book.documents()}
         posted = book.posted(ids)
     docs = conversion.documents.assign(request=1, journo_read=0)
     (whole,) = iter_requests(conversion.lines, docs, conversion.settings)
