@@ -278,6 +278,7 @@ def test_v3_ledger_is_rekeyed_in_place_keeping_a_second_record_of_one_document(
     assert records["売上|B|2026-10-02"].last_message.startswith("台帳の形式更新: 帳票は 取引種別+帳票番号 で 1 件に")
     assert kept_history[-1].action == "migrate" and kept_history[-1].status == "done"
     assert _meta(path)["identity"] == "kind_no" and _meta(path)["identity_kept"] == '["売上|B|2026-10-02"]'
+    assert _meta(path)["schema_version"] == "4"  # 4: numbering per fiscal year rides the same upgrade
     with sqlite3.connect(path) as conn:
         keys = [k for (k,) in conn.execute("SELECT keys FROM batch_docs ORDER BY batch")]
     assert keys == ['["売上|A", "売上|B|2026-10-02", "売上|C", "売上|D"]', '["売上|B"]',
