@@ -46,6 +46,7 @@ from converter.ledger_safety import (
     is_damage,
     make_backup,
     own_problems,
+    sync_folder,
     timestamp,
 )
 
@@ -95,14 +96,6 @@ def _set_aside(real: Path) -> Path:
     with contextlib.suppress(FileNotFoundError):
         Path(f"{real}-shm").unlink()
     return aside
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _upgraded_copy(conn: sqlite3.Connection) -> sqlite3.Connection:
@@ -303,7 +296,7 @@ class LedgerFile:
                 holder.acquire()
             aside = _set_aside(real) if real.exists() else None
             os.replace(tmp, real)
-            _sync_folder(real.parent)
+            sync_folder(real.parent)
             return aside
         except OSError as err:
             raise LedgerError(f"台帳を復元できません ({err.strerror or err})", file=str(path)) from None

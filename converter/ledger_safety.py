@@ -117,7 +117,7 @@ def make_backup(conn: sqlite3.Connection, ledger: Path | str, keep: int = DEFAUL
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        _fsync_dir(folder)
+        sync_folder(folder)
         for old in backups(ledger)[:-keep]:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
@@ -129,7 +129,8 @@ def make_backup(conn: sqlite3.Connection, ledger: Path | str, keep: int = DEFAUL
     return path
 
 
-def _fsync_dir(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Make a rename or new file in this folder durable (its entry, not only its bytes)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

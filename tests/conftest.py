@@ -13,6 +13,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 MAPPINGS = ROOT / "mappings"
 
+# Talking to the emulator by hand, as FX's reference says a client must.
+EMULATOR_TOKEN = "emulator-token"
+EMULATOR_HEADERS = {
+    "Authorization": f"Bearer {EMULATOR_TOKEN}",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    "X-Requested-With": "XMLHttpRequest",
+}
+EMULATOR_PREFIX = "/fx/tc09999001/tfa/api"
+EMULATOR_IMPORT = EMULATOR_PREFIX + "/v2/slips/import"
+
 HEADER = [
     "取引日", "取引種別", "帳票番号", "ステータス", "締切", "取引先コード", "取引先名",
     "借方勘定科目", "借方補助科目", "借方部門", "借方税区分", "借方金額", "借方消費税額",

@@ -34,7 +34,17 @@ import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import MAPPINGS, ROOT, SAMPLES, make_mappings, sale, to_csv
+from conftest import (
+    EMULATOR_HEADERS,
+    EMULATOR_PREFIX,
+    EMULATOR_TOKEN,
+    MAPPINGS,
+    ROOT,
+    SAMPLES,
+    make_mappings,
+    sale,
+    to_csv,
+)
 
 from converter.cli import main
 from converter.config import load_settings
@@ -44,10 +54,9 @@ from converter.fxapi import FXClient, RetryPolicy
 from converter.masters import pull_masters
 from converter.pipeline import Options, convert
 
-TOKEN = "emulator-token"
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json",
-           "Content-Type": "application/json", "X-Requested-With": "XMLHttpRequest"}
-PREFIX = "/fx/tc09999001/tfa/api"
+TOKEN = EMULATOR_TOKEN
+HEADERS = EMULATOR_HEADERS
+PREFIX = EMULATOR_PREFIX
 H5 = "client rule: h5"
 Body = dict[str, Any]
 

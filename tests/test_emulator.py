@@ -16,18 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import EMULATOR_HEADERS, EMULATOR_IMPORT, EMULATOR_PREFIX
 
 from converter.emulator import Emulator, EmulatorServer, load_seed
 from converter.emulator_slips import INFO_NO_DEP, INFO_NO_TAX, MSG_PARSE, text_width
 
-HEADERS = {
-    "Authorization": "Bearer emulator-token",
-    "Accept": "application/json",
-    "Content-Type": "application/json",
-    "X-Requested-With": "XMLHttpRequest",
-}
-PREFIX = "/fx/tc09999001/tfa/api"
-IMPORT = PREFIX + "/v2/slips/import"
+HEADERS = EMULATOR_HEADERS
+PREFIX = EMULATOR_PREFIX
+IMPORT = EMULATOR_IMPORT
 ROOT = Path(__file__).resolve().parent.parent
 ACT_MSG = "勘定科目コードが入力されていないか、誤った勘定科目コードが入力されています"
 

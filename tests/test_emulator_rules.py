@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import make_mappings, to_csv
+from conftest import EMULATOR_HEADERS, EMULATOR_IMPORT, EMULATOR_PREFIX, make_mappings, to_csv
 from conftest import sale as conftest_sale
 from ledger_helpers import new_ledger
 
@@ -24,14 +24,9 @@ from converter.errors import FXAPIError
 from converter.fxapi import FXClient
 from converter.ledger import Ledger
 
-HEADERS = {
-    "Authorization": "Bearer emulator-token",
-    "Accept": "application/json",
-    "Content-Type": "application/json",
-    "X-Requested-With": "XMLHttpRequest",
-}
-PREFIX = "/fx/tc09999001/tfa/api"
-IMPORT = PREFIX + "/v2/slips/import"
+HEADERS = EMULATOR_HEADERS
+PREFIX = EMULATOR_PREFIX
+IMPORT = EMULATOR_IMPORT
 
 
 def bad(label: str) -> str:
