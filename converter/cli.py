@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from . import clock
 from .config import load_settings
 from .corrections import parse_period
 from .errors import ConverterError, LedgerMissing, Problem, ProblemsFound
@@ -340,11 +341,12 @@ def history(ledger_path: Path | None, mappings_dir: Path, status: str | None, fm
     click.echo(f"{'状態':<6} {'年度':>6} {'連携番号':>8} {'回数':>4}  {'更新日時':<25} 帳票")
     for r in records:
         role = {"reversal": "  (取消仕訳)", "replacement": "  (訂正後の仕訳)"}.get(r.role, "")
-        year = r.fy or "-"
-        click.echo(f"{r.status_label:<6} {year:>6} {r.number:>8} {r.attempts:>4}  {r.updated_at:<25} {r.key}{role}"
+        year, when = r.fy or "-", clock.in_japan(r.updated_at)
+        click.echo(f"{r.status_label:<6} {year:>6} {r.number:>8} {r.attempts:>4}  {when:<25} {r.key}{role}"
                    + (f"\n         {r.last_message}" if r.status in ("error", "unknown") and r.last_message else ""))
     for e in log:
-        click.echo(f"{e.at}  {e.action:<8} {STATUS_LABELS.get(e.status, '削除'):<6} {e.operator:<10} {e.key}")
+        label = STATUS_LABELS.get(e.status, "削除")
+        click.echo(f"{clock.in_japan(e.at)}  {e.action:<8} {label:<6} {e.operator:<10} {e.key}")
     click.echo(f"計 {len(records)} 件", err=True)
 
 

@@ -13,10 +13,10 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from converter import clock
 from converter.errors import LedgerDamaged, LedgerError, LedgerMissing
 from converter.ledger_batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger_lock import RunLock
@@ -356,7 +356,7 @@ class LedgerFile:
 
     # ----------------------------------------------------------------- helpers
     def _now(self) -> str:
-        return datetime.now().astimezone().isoformat(timespec="seconds")
+        return clock.stamp()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Self]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
 
+from converter import clock
 from converter.keys import DATED_KINDS, LEDGER_IDENTITY, SEP, dated_key, document_key
 from converter.ledger_batches import STATE, encode_keys, fold
 from converter.ledger_records import chunks, current_user, insert_events
@@ -110,7 +110,7 @@ def _keep(conn: sqlite3.Connection, kept: list[tuple[str, str, str]]) -> None:
     """Records left under their old key: their own row says why (folded first: a batch's answer
     would otherwise overlay the message), and a history line too."""
     fold(conn, [k[0] for k in kept])
-    at, operator = datetime.now().astimezone().isoformat(timespec="seconds"), current_user()
+    at, operator = clock.stamp(), current_user()
     messages = {old: KEPT_MESSAGE.format(new=new, chosen=chosen) for old, new, chosen in kept}
     conn.executemany("UPDATE documents SET last_message = ? WHERE key = ?", [(m, k) for k, m in messages.items()])
     statuses: dict[str, str] = {}

@@ -27,9 +27,9 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from converter import clock
 from converter.errors import LedgerError, LedgerLocked, LedgerMissing
 
 _UMASK_LOCK = threading.Lock()
@@ -190,7 +190,7 @@ class RunLock:
             holder = self._describe_holder()
             os.close(fd)
             raise LedgerLocked(self._busy(holder)) from None
-        since = datetime.now().astimezone().isoformat(timespec="seconds")
+        since = clock.stamp()
         info = {"pid": os.getpid(), "operator": self.operator, "since": since,
                 "ledger": str(Path(os.path.realpath(self.ledger_path)))}
         os.ftruncate(fd, 0)

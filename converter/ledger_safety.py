@@ -25,18 +25,17 @@ import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Final
 
+from converter import clock
 from converter.errors import LedgerDamaged, LedgerError
 
-__all__ = ["BACKUPS_FOLDER", "DEFAULT_KEEP", "JST", "backup_folder", "backups", "damaged", "guard", "init_command",
+__all__ = ["BACKUPS_FOLDER", "DEFAULT_KEEP", "backup_folder", "backups", "damaged", "guard", "init_command",
            "make_backup", "newest_backup", "own_problems", "timestamp"]
 
 BACKUPS_FOLDER: Final = "backups"
 DEFAULT_KEEP: Final = 10  # settings.yaml ledger_backups
-JST: Final = timezone(timedelta(hours=9), "JST")  # Japan keeps no summer time
 STATUS_SET: Final = ("pending", "sending", "done", "error", "unknown")
 ROLE_SET: Final = ("original", "reversal", "replacement")
 REQUIRED_META: Final = ("schema_version", "ocode")
@@ -50,7 +49,7 @@ def _real(path: Path | str) -> Path:
 
 def timestamp() -> str:
     """Now in Japan time, as backup and set-aside names carry it: ``YYYYMMDD-HHMMSS``."""
-    return datetime.now(JST).strftime("%Y%m%d-%H%M%S")
+    return clock.now().strftime("%Y%m%d-%H%M%S")
 
 
 # --------------------------------------------------------------------------- backups

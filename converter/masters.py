@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import clock
 from .config import Settings
 from .errors import ConfigError, FXResponseError
 from .fxapi import DEFAULT_TOKEN_ENV, FXClient, RetryPolicy, token_from_env
@@ -206,7 +207,7 @@ def fetch_masters(client: FXClient, ocode: str, locale: str, *, base_url: str = 
                   progress: Progress | None = None, page_size: int = PAGE_SIZE,
                   now: dt.datetime | None = None) -> MasterData:
     """Every master endpoint, customers page by page; all in memory until complete."""
-    fetched_at = (now or dt.datetime.now(dt.UTC)).astimezone()
+    fetched_at = (now or clock.now()).astimezone(clock.JST)
     lists: dict[str, list[dict[str, Any]]] = {}
     for name, path, params in (
         ("accounts", "v3/accounts", {"is_act_only": 0, "is_dsp_allaux": 1}),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import clock
 from .config import Profile, Settings
 from .errors import Problem
 from .fx_rules import CODE_PATTERNS, RCJ_SLIP_WIDTH
@@ -82,7 +83,7 @@ def stale_notices(masters: MasterData, *, now: dt.datetime | None = None,
     if age <= dt.timedelta(days=max_age_days):
         return []
     folder = masters.path.parent.parent if masters.path else Path("mappings")
-    when = masters.fetched_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    when = masters.fetched_at.astimezone(clock.JST).strftime("%Y-%m-%d %H:%M")
     return [Problem(str(masters.path or ""), None, "fetched_at", masters.fetched_at.isoformat(timespec="seconds"),
                     "masters_stale",
                     f"FX マスターのキャッシュは {age.days} 日前 ({when}) の取得です ({max_age_days} 日より古い)。"
