@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import clock
+from . import ci_formats, clock
 from .config import load_settings
 from .corrections import parse_period
-from .errors import ConverterError, LedgerMissing, Problem, ProblemsFound
+from .errors import ConfigError, ConverterError, LedgerMissing, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .ledger_safety import init_command
@@ -141,24 +141,54 @@ def main() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+def format_option(func: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(ci_formats.FORMATS), default="text", show_default=True,
+        help="Report format: text; json (schema in the README); github (workflow commands: each problem"
+             " annotated on its file and line); junit (JUnit XML, one test case per file).")(func)
+
+
+def render(fmt: str, suite: str, files: list[str], problems: list[Problem], notices: list[Problem],
+           unchecked: Problem | None, summary: dict[str, int]) -> str:
+    """The json, github or junit report (text has its own formatter per command)."""
+    if fmt == "json":
+        return json.dumps({
+            "problems": [p.as_dict() for p in problems],
+            "notices": [p.as_dict() for p in notices],
+            "unchecked": [unchecked.as_dict()] if unchecked else [],
+            "summary": summary,
+        }, ensure_ascii=False, indent=2)
+    if fmt == "github":
+        return ci_formats.github(problems, notices, unchecked)
+    return ci_formats.junit(suite, files, problems)
+
+
 @main.command()
 @conversion_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format (json for CI).")
+@format_option
 @handle_errors
 def check(fmt: str, **kwargs: Any) -> None:
     """Check exports and mappings; exit 1 if anything would stop an upload."""
-    result = run_conversion(content_hashes=False, **kwargs)
-    if fmt == "json":
-        report = {
-            "problems": [p.as_dict() for p in result.problems],
-            "notices": [p.as_dict() for p in result.notices],
-            "unchecked": [result.unchecked.as_dict()] if result.unchecked else [],
-            "summary": result.summary(),
-        }
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
+    try:
+        result = run_conversion(content_hashes=False, **kwargs)
+    except ConfigError as err:
+        if fmt not in ("github", "junit"):
+            raise
+        # CI: the settings/mapping problems annotated on their YAML lines, as mappings check does.
+        from .mappings_check import config_problems
+
+        found = config_problems(err)
+        click.echo(render(fmt, "converter check", [], found, [], None, {}))
+        click.echo(f"エラー: {err}", err=True)
+        sys.exit(err.exit_code)
+    if fmt == "text":
         click.echo(format_report(result))
+    else:
+        files = [f.path for f in result.files] or list(kwargs["inputs"])
+        click.echo(render(fmt, "converter check", files, result.problems, result.notices, result.unchecked,
+                          result.summary()))
+        if fmt != "json":
+            click.echo(f"エラー {len(result.problems)} 件 / お知らせ {len(result.notices)} 件", err=True)
     sys.exit(0 if result.ok else 1)
 
 

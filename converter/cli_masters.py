@@ -11,10 +11,11 @@ from typing import Any
 
 import click
 
-from .cli import conversion_options, handle_errors, run_conversion
+from .cli import conversion_options, format_option, format_problem, handle_errors, render, run_conversion
 from .config import load_settings
 from .errors import ConfigError
 from .fxapi import DEFAULT_TOKEN_ENV
+from .mappings_check import MappingsReport, check_mappings
 from .masters import MasterData, load_masters, pull_masters
 from .suggest import Suggestion, Written, suggest, write_suggestions
 
@@ -62,7 +63,40 @@ def format_pulled(data: MasterData, path: Path) -> str:
 
 @click.group()
 def mappings() -> None:
-    """Mapping tables: suggest entries from the FX masters."""
+    """Mapping tables: check them (without an export), suggest entries from the FX masters."""
+
+
+@mappings.command("check")
+@click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"),
+              show_default=True, help="Folder with settings.yaml, the mapping tables and profiles/.")
+@click.option("--no-masters", is_flag=True,
+              help="Skip the checks against the FX master cache (MAPPINGS/masters/<ocode>.json).")
+@format_option
+@handle_errors
+def check_command(mappings_dir: Path, no_masters: bool, fmt: str) -> None:
+    """Check settings.yaml, the mapping tables and profiles alone (no export); exit 1 on any problem."""
+    report = check_mappings(mappings_dir, use_masters=not no_masters)
+    if fmt == "text":
+        click.echo(format_mappings_report(report))
+    else:
+        click.echo(render(fmt, "converter mappings check", list(report.files), report.problems, report.notices,
+                          report.unchecked, report.summary()))
+        if fmt != "json":
+            click.echo(f"エラー {len(report.problems)} 件 / お知らせ {len(report.notices)} 件", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+def format_mappings_report(report: MappingsReport) -> str:
+    lines = [f"確認したファイル: {len(report.files)} 件 ({report.folder})"]
+    lines += ["お知らせ: " + format_problem(n) for n in report.notices]
+    if report.unchecked is not None:
+        lines.append(f"未確認: {report.unchecked.message} [{report.unchecked.rule}]")
+    if report.problems:
+        lines.append(f"エラー {len(report.problems)} 件:")
+        lines += ["  " + format_problem(p) for p in report.problems]
+    else:
+        lines.append("問題はありません")
+    return "\n".join(lines)
 
 
 @mappings.command("suggest")

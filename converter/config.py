@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigProblem
 from .fx_rules import CODE_HINTS, COMPANY_RULES, FLAGS_0_1, is_code
 from .keys import IDENTITIES, Identity
 from .ledger_safety import DEFAULT_KEEP
@@ -34,13 +34,16 @@ ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp932")
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records each mapping's line and rejects duplicate keys."""
+    """SafeLoader that records each mapping's line (``__line__``) and where each of its keys and
+    values stands (``__marks__``: key → ((line, col) of the key, (line, col) of the value), 1-based),
+    and collects duplicate keys."""
 
     duplicates: list[str]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
-        for key_node, _ in node.value:
+        marks: dict[Any, tuple[tuple[int, int], tuple[int, int]]] = {}
+        for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -48,11 +51,15 @@ class _LineLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"キーに {type(key).__name__} (リストや {{...}}) は使えません",
                     key_node.start_mark) from None
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen:
-                self.duplicates.append(f"{key_node.start_mark.line + 1}行: キー '{key}' が重複しています")
+                self.duplicates.append(ConfigProblem(f"{at[0]}行: キー '{key}' が重複しています", line=at[0],
+                                                     col=at[1], rule="duplicate_key"))
             seen.add(key)
+            marks.setdefault(key, (at, (value_node.start_mark.line + 1, value_node.start_mark.column + 1)))
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
+        mapping["__marks__"] = marks
         return mapping
 
 
@@ -74,21 +81,57 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{mark.line + 1}行: " if mark is not None else ""
-        raise ConfigError(str(path), [f"{where}YAML として読めません: {err}"]) from None
+        raise ConfigError(str(path), [ConfigProblem(
+            f"{where}YAML として読めません: {err}", file=str(path), line=mark.line + 1 if mark else None,
+            col=mark.column + 1 if mark else None, rule="yaml_syntax")]) from None
     except RecursionError:
         raise ConfigError(str(path), ["YAML の入れ子が深すぎます"]) from None
     finally:
         loader.dispose()
-    return data, loader.duplicates
+    return data, [d.retext(d, file=str(path)) if isinstance(d, ConfigProblem) else d for d in loader.duplicates]
+
+
+BOOKKEEPING = ("__line__", "__marks__")
 
 
 def strip_lines(value: Any) -> Any:
-    """Drop the ``__line__`` bookkeeping from loaded YAML."""
+    """Drop the ``__line__`` / ``__marks__`` bookkeeping from loaded YAML."""
     if isinstance(value, dict):
-        return {k: strip_lines(v) for k, v in value.items() if k != "__line__"}
+        return {k: strip_lines(v) for k, v in value.items() if k not in BOOKKEEPING}
     if isinstance(value, list):
         return [strip_lines(v) for v in value]
     return value
+
+
+def mark_of(mapping: Any, key: Any, *, of_key: bool = False) -> tuple[int | None, int | None]:
+    """1-based (line, column) of ``key``'s value (or of the key itself) in a loaded YAML mapping."""
+    marks = mapping.get("__marks__", {}) if isinstance(mapping, dict) else {}
+    if key not in marks:
+        line = mapping.get("__line__") if isinstance(mapping, dict) else None
+        return line, None
+    return marks[key][0 if of_key else 1]
+
+
+def locate(problems: list[str], data: Any, file: Path) -> list[str]:
+    """Give each "key: …" / "columns.key: …" problem of a settings or profile file the YAML
+    position of that key's value (of the key itself when the key is the problem)."""
+    located: list[str] = []
+    for problem in problems:
+        if isinstance(problem, ConfigProblem):
+            located.append(problem if problem.file else problem.retext(problem, file=str(file)))
+            continue
+        head = problem.split(":", 1)[0]
+        mapping, key = data, head
+        if "." in head and isinstance(data, dict):
+            parent, key = head.split(".", 1)
+            mapping = data.get(parent, {})
+        unknown = "知らない" in problem
+        line, col = mark_of(mapping, key, of_key=unknown)
+        if line is None and isinstance(data, dict) and ":" in problem:
+            line, col = mark_of(data, head.split(".")[0], of_key=unknown)
+        located.append(ConfigProblem(problem, file=str(file), line=line, col=col,
+                                     rule="unknown_key" if unknown else "setting"))
+    return located
 
 
 # --------------------------------------------------------------------------- settings
@@ -138,7 +181,7 @@ def load_settings(mappings_dir: Path) -> Settings:
     data, problems = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["キーと値の組 (ocode: ... など) を書いてください"])
-    data = strip_lines(data)
+    marked, data = data, strip_lines(data)
     for key in sorted(set(data) - _SETTING_KEYS, key=str):
         problems.append(f"{key}: 知らないキーです (使えるキー: {', '.join(sorted(_SETTING_KEYS))})")
     if "token" in data or "FX_API_TOKEN" in data:
@@ -176,7 +219,7 @@ def load_settings(mappings_dir: Path) -> Settings:
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")
     if problems:
-        raise ConfigError(str(path), problems)
+        raise ConfigError(str(path), locate(problems, marked, path))
     known = {k: v for k, v in data.items() if k in _SETTING_KEYS}
     return Settings(path=path, **known)
 
@@ -240,7 +283,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
     data, problems = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["プロファイルはキーと値の組で書いてください"])
-    data = strip_lines(data)
+    marked, data = data, strip_lines(data)
     for key in sorted(set(data) - _PROFILE_KEYS, key=str):
         problems.append(f"{key}: 知らないキーです")
     style = data.get("style", "journal")
@@ -278,7 +321,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
         if key not in columns:
             problems.append(f"required: '{key}' が columns にありません")
     if problems:
-        raise ConfigError(str(path), problems)
+        raise ConfigError(str(path), locate(problems, marked, path))
     extra: dict[str, Any] = {}
     for key in ("closed_values", "sundry_accounts"):
         if key in data:

@@ -4,7 +4,8 @@
 
     ConverterError                  anything the CLI turns into a clean message (never a traceback)
     ├── InputError                  a source file cannot be read (missing, encoding, columns, sheet)
-    ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem)
+    ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem;
+    │                               each a str, a ConfigProblem where the YAML line/column is known)
     ├── ProblemsFound               the data was read but has problems (carries the Problem list)
     ├── LedgerError                 the ledger file cannot be used
     │   ├── LedgerLocked            another run holds the ledger of this company (any name of the file)
@@ -41,11 +42,13 @@ class Problem:
     rule: str
     message: str
     document: str = ""
+    col: int | None = None  # 1-based column in the file where known (YAML mapping problems)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "row": self.row,
+            "col": self.col,
             "column": self.column,
             "value": self.value,
             "rule": self.rule,
@@ -78,6 +81,35 @@ class ConverterError(Exception):
 
 class InputError(ConverterError):
     """A source file that cannot be read at all."""
+
+
+class ConfigProblem(str):
+    """One configuration problem's text (as ConfigError lists it) that also knows where it is:
+    the YAML file, its 1-based line and column, and a rule id — for CI annotations.
+
+    A ``str`` so every place that joins or prefixes problem texts keeps working unchanged."""
+
+    file: str
+    line: int | None
+    col: int | None
+    rule: str
+
+    def __new__(cls, text: str, *, file: str = "", line: int | None = None, col: int | None = None,
+                rule: str = "mapping") -> ConfigProblem:
+        self = super().__new__(cls, text)
+        self.file, self.line, self.col, self.rule = file, line, col, rule
+        return self
+
+    def retext(self, text: str, *, file: str = "") -> ConfigProblem:
+        """The same position (and ``file`` when not known yet) under another text."""
+        return ConfigProblem(text, file=self.file or file, line=self.line, col=self.col, rule=self.rule)
+
+
+def retext(problem: str, text: str, *, file: str = "") -> str:
+    """``text`` keeping ``problem``'s position when it has one (ConfigProblem)."""
+    if isinstance(problem, ConfigProblem):
+        return problem.retext(text, file=file)
+    return ConfigProblem(text, file=file) if file else text
 
 
 class ConfigError(ConverterError):

@@ -16,15 +16,15 @@ never a silent default.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .config import Profile, Settings, load_yaml
-from .errors import ConfigError, Problem
+from .config import BOOKKEEPING, Profile, Settings, load_yaml, mark_of
+from .errors import ConfigError, ConfigProblem, Problem, retext
 from .fx_rules import CAT_PURDAY, CMTXRATE_MAX, CMTXRATE_MIN, CODE_HINTS, DEBIT, FLAGS_0_1, PURDAY_NEEDS, is_code
 
 
@@ -97,6 +97,9 @@ class Mappings:
     tax: pd.DataFrame
     departments: pd.DataFrame
     customers: pd.DataFrame
+    #: Per table, each frame row's YAML positions: key → (line, column) of its value (1-based),
+    #: and "" → the entry's own line; for reports that point into the tables (mappings check).
+    positions: dict[str, list[dict[str, tuple[int, int | None]]]] = field(default_factory=dict, compare=False)
 
     def file(self, table: str) -> str:
         return str(self.folder / f"{table}.yaml")
@@ -105,6 +108,7 @@ class Mappings:
 def load_mappings(folder: Path) -> Mappings:
     problems: list[str] = []
     frames: dict[str, pd.DataFrame] = {}
+    positions: dict[str, list[dict[str, tuple[int, int | None]]]] = {}
     for table in TABLES:
         path = folder / f"{table}.yaml"
         entries: list[dict[str, Any]] = []
@@ -112,50 +116,62 @@ def load_mappings(folder: Path) -> Mappings:
             try:
                 data, duplicates = load_yaml(path)
             except ConfigError as err:
-                problems += [f"{path.name}: {p}" for p in err.problems]
+                problems += [retext(p, f"{path.name}: {p}", file=str(path)) for p in err.problems]
                 data, duplicates = [], []
-            problems += [f"{path.name}: {d}" for d in duplicates]
-            entries = _check_table(table, path.name, data, problems)
+            problems += [retext(d, f"{path.name}: {d}", file=str(path)) for d in duplicates]
+            entries = _check_table(table, path, data, problems)
         frames[table] = _frame(table, entries)
+        positions[table] = [{"": (e["__line__"], None), **{k: v for k, (_, v) in e.get("__marks__", {}).items()}}
+                            for e in entries]
     if problems:
         raise ConfigError(str(folder), problems)
-    return Mappings(folder=folder, **frames)
+    return Mappings(folder=folder, positions=positions, **frames)
 
 
-def _check_table(table: str, filename: str, data: Any, problems: list[str]) -> list[dict[str, Any]]:
+def _check_table(table: str, path: Path, data: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """Check one table's entries; each problem knows its YAML line and column (ConfigProblem)."""
+    filename = path.name
+
+    def add(text: str, rule: str, at: tuple[int | None, int | None]) -> None:
+        problems.append(ConfigProblem(text, file=str(path), line=at[0], col=at[1], rule=rule))
+
     if data is None:
         return []
     if not isinstance(data, list):
-        problems.append(f"{filename}: 「- {{...}}」の形のリストで書いてください")
+        add(f"{filename}: 「- {{...}}」の形のリストで書いてください", "mapping_shape", mark_of(data, None))
         return []
     columns = TABLES[table]
     seen: dict[tuple[str, ...], int] = {}
     good = []
     for position, entry in enumerate(data, start=1):
         if not isinstance(entry, dict):
-            problems.append(f"{filename}: {position}番目: {{key: value, ...}} の形で書いてください")
+            add(f"{filename}: {position}番目: {{key: value, ...}} の形で書いてください", "mapping_shape", (None, None))
             continue
         line = entry.get("__line__", position)
         where = f"{filename}:{line}行"
         ok = True
-        for key in sorted(set(entry) - set(columns) - {"__line__"}, key=str):
-            problems.append(f"{where}: '{key}' は知らないキーです (使えるキー: {', '.join(columns)})")
+        for key in sorted(set(entry) - set(columns) - set(BOOKKEEPING), key=str):
+            add(f"{where}: '{key}' は知らないキーです (使えるキー: {', '.join(columns)})", "unknown_key",
+                mark_of(entry, key, of_key=True))
             ok = False
         for key, column in columns.items():
             if key not in entry:
                 if column.required:
-                    problems.append(f"{where}: '{key}' が必要です ({column.hint})")
+                    add(f"{where}: '{key}' が必要です ({column.hint})", "required_key", (line, None))
                     ok = False
             elif not column.check(entry[key]):
-                problems.append(f"{where}: {key} の値 '{entry[key]}' が不正です ({column.hint})")
+                add(f"{where}: {key} の値 '{entry[key]}' が不正です ({column.hint})",
+                    f"{key}_format" if key.startswith(("cd_", "tptn", "tbptn")) else "mapping_value",
+                    mark_of(entry, key))
                 ok = False
         if table == "customers" and "customer_code" not in entry and "customer" not in entry:
-            problems.append(f"{where}: customer_code か customer のどちらかが必要です")
+            add(f"{where}: customer_code か customer のどちらかが必要です", "required_key", (line, None))
             ok = False
         key = tuple(str(entry.get(k, "")).strip() for k in KEYS[table])
         if key in seen:
             shown = " / ".join(k for k in key if k)
-            problems.append(f"{where}: '{shown}' は {seen[key]}行 にもあります (重複)")
+            add(f"{where}: '{shown}' は {seen[key]}行 にもあります (重複)", "duplicate_entry",
+                mark_of(entry, KEYS[table][0]) if KEYS[table][0] in entry else (line, None))
             ok = False
         seen.setdefault(key, line)
         if ok:

@@ -1,0 +1,84 @@
+"""``converter mappings check``: the mappings folder alone, without an export.
+
+Runs the very loaders a conversion runs — :func:`converter.config.load_settings`,
+:func:`converter.mapping.load_mappings`, :func:`converter.config.load_profile` for every profile in
+``MAPPINGS/profiles/`` — and turns their ConfigError problems (which know their YAML line and
+column) into :class:`Problem` rows for the text, JSON, GitHub and JUnit reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings, load_profile, load_settings
+from .errors import ConfigError, ConfigProblem, Problem
+from .mapping import TABLES, Mappings, load_mappings
+from .masters import load_masters
+from .masters_check import unchecked_without_masters
+
+
+@dataclass(frozen=True)
+class MappingsReport:
+    folder: Path
+    files: tuple[str, ...]  # every file checked, in order
+    problems: list[Problem]
+    notices: list[Problem]
+    unchecked: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> dict[str, int]:
+        return {"files": len(self.files), "problems": len(self.problems), "notices": len(self.notices)}
+
+
+def config_problems(err: ConfigError) -> list[Problem]:
+    """ConfigError's problems as Problem rows: row = YAML line, col = YAML column (where known)."""
+    found = []
+    for p in err.problems:
+        if isinstance(p, ConfigProblem):
+            found.append(Problem(p.file or err.file, p.line, "", "", p.rule, str(p), col=p.col))
+        else:
+            found.append(Problem(err.file, None, "", "", "mapping", str(p)))
+    return found
+
+
+def check_mappings(folder: Path, *, use_masters: bool = True) -> MappingsReport:
+    """Every problem of the settings, tables and profiles in ``folder`` (and, with the FX master
+    cache, of their codes against FX). Raises ConfigError only when the folder itself is missing."""
+    if not folder.is_dir():
+        raise ConfigError(str(folder), ["マッピングのフォルダがありません (-m でフォルダを指定してください)"])
+    profiles = sorted((folder / "profiles").glob("*.yaml"))
+    files = [folder / "settings.yaml", *(folder / f"{t}.yaml" for t in TABLES if (folder / f"{t}.yaml").is_file()),
+             *profiles]
+    problems: list[Problem] = []
+    settings: Settings | None = None
+    tables: Mappings | None = None
+    try:
+        settings = load_settings(folder)
+    except ConfigError as err:
+        problems += config_problems(err)
+    try:
+        tables = load_mappings(folder)
+    except ConfigError as err:
+        problems += config_problems(err)
+    for path in profiles:
+        try:
+            load_profile(path.stem, folder)
+        except ConfigError as err:
+            problems += config_problems(err)
+    notices: list[Problem] = []
+    unchecked = None
+    if settings is not None:
+        masters = load_masters(folder, settings) if use_masters else None
+        if masters is None:
+            unchecked = unchecked_without_masters(folder, settings, wanted=use_masters)
+        elif tables is not None:
+            from .masters_check import check_tables  # noqa: PLC0415
+
+            found, notes = check_tables(tables, masters, settings)
+            problems += found
+            notices += notes
+    return MappingsReport(folder, tuple(map(str, files)), problems, notices, unchecked)
