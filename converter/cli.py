@@ -12,7 +12,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +22,7 @@ import click
 from . import ci_formats, clock
 from .config import load_settings
 from .corrections import parse_period
-from .errors import ConfigError, ConverterError, LedgerMissing, Problem, ProblemsFound
+from .errors import ConfigError, ConverterError, InputError, LedgerMissing, Problem, ProblemsFound
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .ledger_safety import init_command
@@ -148,7 +148,7 @@ def format_option(func: F) -> F:
              " annotated on its file and line); junit (JUnit XML, one test case per file).")(func)
 
 
-def render(fmt: str, suite: str, files: list[str], problems: list[Problem], notices: list[Problem],
+def render(fmt: str, suite: str, files: list[str], problems: Sequence[Problem], notices: Sequence[Problem],
            unchecked: Problem | None, summary: dict[str, int]) -> str:
     """The json, github or junit report (text has its own formatter per command)."""
     if fmt == "json":
@@ -171,13 +171,15 @@ def check(fmt: str, **kwargs: Any) -> None:
     """Check exports and mappings; exit 1 if anything would stop an upload."""
     try:
         result = run_conversion(content_hashes=False, **kwargs)
-    except ConfigError as err:
+    except (ConfigError, InputError) as err:
         if fmt not in ("github", "junit"):
             raise
-        # CI: the settings/mapping problems annotated on their YAML lines, as mappings check does.
+        # CI: settings/mapping problems annotated on their YAML lines (as mappings check does), an
+        # unreadable export on its file; exit code as in text.
         from .mappings_check import config_problems
 
-        found = config_problems(err)
+        found = config_problems(err) if isinstance(err, ConfigError) else [
+            Problem(err.file, err.row, "", "", "input", str(err))]
         click.echo(render(fmt, "converter check", [], found, [], None, {}))
         click.echo(f"エラー: {err}", err=True)
         sys.exit(err.exit_code)

@@ -76,7 +76,7 @@ def check_mappings(folder: Path, *, use_masters: bool = True) -> MappingsReport:
         if masters is None:
             unchecked = unchecked_without_masters(folder, settings, wanted=use_masters)
         elif tables is not None:
-            from .masters_check import check_tables  # noqa: PLC0415
+            from .masters_check import check_tables
 
             found, notes = check_tables(tables, masters, settings)
             problems += found

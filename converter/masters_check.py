@@ -17,9 +17,9 @@ import pandas as pd
 
 from . import clock
 from .config import Profile, Settings
-from .mapping import Mappings
 from .errors import Problem
 from .fx_rules import CODE_PATTERNS, RCJ_SLIP_WIDTH
+from .mapping import Mappings
 from .masters import DEFAULT_MAX_AGE_DAYS, MasterData
 from .schema import fx_width
 from .slips import CREDIT, DEBIT
@@ -363,11 +363,13 @@ _TABLE_RULES: dict[str, dict[str, str]] = {
     "tax": {"tax_rate": "cmtxrate"},
 }
 #: Column names for findings on the tables: the YAML keys (a Profile whose "headers" they are).
+_TABLE_COLUMNS: dict[str, tuple[str, ...] | int] = {
+    f"{side}_{name}": (key,) for side in ("dr", "cr") for name, key in
+    (("account", "cd_act"), ("sub_account", "cd_auxact"), ("department", "cd_dep"), ("tax", "cmtxrate"))}
+_TABLE_COLUMNS |= {"customer": ("cd_cstm",), "customer_code": ("cd_cstm",)}
 _TABLE_PROFILE = Profile(
     name="mappings", style="journal", header=True, encoding="auto", required=(),
-    columns={f"{side}_{name}": (key,) for side in ("dr", "cr") for name, key in
-             (("account", "cd_act"), ("sub_account", "cd_auxact"), ("department", "cd_dep"), ("tax", "cmtxrate"))}
-    | {"customer": ("cd_cstm",), "customer_code": ("cd_cstm",)})
+    columns=_TABLE_COLUMNS)
 
 
 def check_tables(mappings: Mappings, masters: MasterData, settings: Settings, *,

@@ -107,7 +107,8 @@ def test_an_identical_copy_is_read_once_and_said_to_be_a_copy(here: Path) -> Non
     assert code == 0
     report = json.loads(out)
     assert report["notices"][0] == {
-        "file": "sep.csv", "row": None, "col": None, "column": "", "value": "", "rule": "duplicate_input", "document": "",
+        "file": "sep.csv", "row": None, "col": None, "column": "", "value": "", "rule": "duplicate_input",
+        "document": "",
         "message": "中身が同じファイルが3回指定されました: sep.csv、sep (1).csv と ./sep.csv — 1回だけ読み込みます"}
     assert report["summary"]["files"] == 1 and report["summary"]["documents"] == DOCS
 
