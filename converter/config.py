@@ -54,7 +54,8 @@ class _LineLoader(yaml.SafeLoader):
             at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen:
                 self.duplicates.append(ConfigProblem(f"{at[0]}行: キー '{key}' が重複しています", line=at[0],
-                                                     col=at[1], rule="duplicate_key"))
+                                                     col=at[1], rule="duplicate_key",
+                                                     message=f"キー '{key}' が重複しています"))
             seen.add(key)
             marks.setdefault(key, (at, (value_node.start_mark.line + 1, value_node.start_mark.column + 1)))
         mapping = super().construct_mapping(node, deep=deep)
@@ -83,12 +84,20 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         where = f"{mark.line + 1}行: " if mark is not None else ""
         raise ConfigError(str(path), [ConfigProblem(
             f"{where}YAML として読めません: {err}", file=str(path), line=mark.line + 1 if mark else None,
-            col=mark.column + 1 if mark else None, rule="yaml_syntax")]) from None
+            col=mark.column + 1 if mark else None, rule="yaml_syntax", message=_yaml_message(err))]) from None
     except RecursionError:
         raise ConfigError(str(path), ["YAML の入れ子が深すぎます"]) from None
     finally:
         loader.dispose()
     return data, [d.retext(d, file=str(path)) if isinstance(d, ConfigProblem) else d for d in loader.duplicates]
+
+
+def _yaml_message(err: yaml.YAMLError) -> str:
+    """PyYAML's finding without its quoted source lines (the position is given apart)."""
+    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+    if not problem:
+        return f"YAML として読めません: {err}"
+    return f"YAML として読めません: {problem}" + (f" ({context})" if context else "")
 
 
 BOOKKEEPING = ("__line__", "__marks__")

@@ -93,16 +93,19 @@ class ConfigProblem(str):
     line: int | None
     col: int | None
     rule: str
+    message: str  # the text without its "file:N行:" prefix (the position says it)
 
     def __new__(cls, text: str, *, file: str = "", line: int | None = None, col: int | None = None,
-                rule: str = "mapping") -> ConfigProblem:
+                rule: str = "mapping", message: str = "") -> ConfigProblem:
         self = super().__new__(cls, text)
         self.file, self.line, self.col, self.rule = file, line, col, rule
+        self.message = message or text
         return self
 
     def retext(self, text: str, *, file: str = "") -> ConfigProblem:
-        """The same position (and ``file`` when not known yet) under another text."""
-        return ConfigProblem(text, file=self.file or file, line=self.line, col=self.col, rule=self.rule)
+        """The same position, message (and ``file`` when not known yet) under another text."""
+        return ConfigProblem(text, file=self.file or file, line=self.line, col=self.col, rule=self.rule,
+                             message=self.message)
 
 
 def retext(problem: str, text: str, *, file: str = "") -> str:

@@ -133,7 +133,8 @@ def _check_table(table: str, path: Path, data: Any, problems: list[str]) -> list
     filename = path.name
 
     def add(text: str, rule: str, at: tuple[int | None, int | None]) -> None:
-        problems.append(ConfigProblem(text, file=str(path), line=at[0], col=at[1], rule=rule))
+        message = text.split(": ", 1)[1] if text.startswith(f"{filename}:") else text
+        problems.append(ConfigProblem(text, file=str(path), line=at[0], col=at[1], rule=rule, message=message))
 
     if data is None:
         return []

@@ -39,7 +39,7 @@ def config_problems(err: ConfigError) -> list[Problem]:
     found = []
     for p in err.problems:
         if isinstance(p, ConfigProblem):
-            found.append(Problem(p.file or err.file, p.line, "", "", p.rule, str(p), col=p.col))
+            found.append(Problem(p.file or err.file, p.line, "", "", p.rule, p.message, col=p.col))
         else:
             found.append(Problem(err.file, None, "", "", "mapping", str(p)))
     return found
