@@ -70,6 +70,6 @@ def junit(suite: str, files: Iterable[str], problems: Sequence[Problem]) -> str:
         for p in by_file[name]:
             failure = ET.SubElement(case, "failure", message=describe(p), type=p.rule)
             value = f"値「{p.value}」: " if p.value else ""
-            failure.text = f"{p.location()}{f' {p.col}列目' if p.col is not None else ''}: {value}{p.message}"
+            failure.text = f"{p.location()}: {value}{p.message}"
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")

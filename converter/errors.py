@@ -60,6 +60,8 @@ class Problem:
         where = self.file
         if self.row is not None:
             where += f":{self.row}行"
+            if self.col is not None:
+                where += f"{self.col}列目"
         if self.column:
             where += f" [{self.column}]"
         return where
