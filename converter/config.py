@@ -121,7 +121,7 @@ def mark_of(mapping: Any, key: Any, *, of_key: bool = False) -> tuple[int | None
     return marks[key][0 if of_key else 1]
 
 
-def locate(problems: list[str], data: Any, file: Path) -> list[str]:
+def locate(problems: list[str], data: Any, file: Path, rule: str) -> list[str]:
     """Give each "key: …" / "columns.key: …" problem of a settings or profile file the YAML
     position of that key's value (of the key itself when the key is the problem)."""
     located: list[str] = []
@@ -139,7 +139,7 @@ def locate(problems: list[str], data: Any, file: Path) -> list[str]:
         if line is None and isinstance(data, dict) and ":" in problem:
             line, col = mark_of(data, head.split(".")[0], of_key=unknown)
         located.append(ConfigProblem(problem, file=str(file), line=line, col=col,
-                                     rule="unknown_key" if unknown else "setting"))
+                                     rule="unknown_key" if unknown else rule))
     return located
 
 
@@ -228,7 +228,7 @@ def load_settings(mappings_dir: Path) -> Settings:
     if not isinstance(base_url, str) or not re.match(r"^https?://", base_url):
         problems.append(f"base_url: http:// または https:// で始まる URL を指定してください ('{base_url}')")
     if problems:
-        raise ConfigError(str(path), locate(problems, marked, path))
+        raise ConfigError(str(path), locate(problems, marked, path, "setting"))
     known = {k: v for k, v in data.items() if k in _SETTING_KEYS}
     return Settings(path=path, **known)
 
@@ -330,7 +330,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
         if key not in columns:
             problems.append(f"required: '{key}' が columns にありません")
     if problems:
-        raise ConfigError(str(path), locate(problems, marked, path))
+        raise ConfigError(str(path), locate(problems, marked, path, "profile"))
     extra: dict[str, Any] = {}
     for key in ("closed_values", "sundry_accounts"):
         if key in data:

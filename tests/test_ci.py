@@ -392,3 +392,20 @@ def test_the_pre_commit_hook_runs_mappings_check(repo: Path) -> None:
         f.write("- {department: 総務部, cd_dep: 10}\n")
     code, out, _ = invoke(*entry[1:])
     assert code == 1 and "cd_dep の値 '10' が不正です" in out
+
+
+def test_profiles_in_the_folder_are_checked_with_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = make_mappings(tmp_path / "mappings")
+    (folder / "profiles").mkdir()
+    (folder / "profiles" / "mine.yaml").write_text(
+        "style: journal\ncolumns:\n  date: 取引日\n  colour: 色\n  dr_amount: 7\nrequired: [date, kind]\n", "utf-8")
+    code, out, _ = invoke("mappings", "check", "--format", "json", "--no-masters")
+    assert code == 1
+    found = json.loads(out)["problems"]
+    assert [(p["file"], p["row"], p["col"], p["rule"]) for p in found] == [
+        ("mappings/profiles/mine.yaml", 4, 3, "unknown_key"),  # the key
+        ("mappings/profiles/mine.yaml", 5, 14, "profile"),  # the value 7
+        ("mappings/profiles/mine.yaml", 6, 11, "profile"),  # the list
+    ]
+    assert [p["message"].split(" ")[0] for p in found] == ["columns.colour:", "columns.dr_amount:", "required:"]
