@@ -26,6 +26,7 @@ from .errors import ConfigError, ConverterError, InputError, LedgerMissing, Prob
 from .fxapi import DEFAULT_TOKEN_ENV
 from .ledger import STATUS_LABELS, Ledger, default_ledger_path
 from .ledger_safety import init_command
+from .mappings_check import error_problems
 from .outputs import check_outputs
 from .payload import write_requests
 from .pipeline import Conversion, Options, convert
@@ -176,11 +177,7 @@ def check(fmt: str, **kwargs: Any) -> None:
             raise
         # CI: settings/mapping problems annotated on their YAML lines (as mappings check does), an
         # unreadable export on its file; exit code as in text.
-        from .mappings_check import config_problems
-
-        found = config_problems(err) if isinstance(err, ConfigError) else [
-            Problem(err.file, err.row, "", "", "input", str(err))]
-        click.echo(render(fmt, "converter check", [], found, [], None, {}))
+        click.echo(render(fmt, "converter check", [], error_problems(err), [], None, {}))
         click.echo(f"エラー: {err}", err=True)
         sys.exit(err.exit_code)
     if fmt == "text":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings, load_profile, load_settings
-from .errors import ConfigError, ConfigProblem, Problem
+from .errors import ConfigError, ConfigProblem, InputError, Problem
 from .mapping import TABLES, Mappings, load_mappings
 from .masters import load_masters
 from .masters_check import unchecked_without_masters
@@ -43,6 +43,13 @@ def config_problems(err: ConfigError) -> list[Problem]:
         else:
             found.append(Problem(err.file, None, "", "", "mapping", str(p)))
     return found
+
+
+def error_problems(err: ConfigError | InputError) -> list[Problem]:
+    """What stopped a run before any check, as Problem rows (CI formats report them like findings)."""
+    if isinstance(err, ConfigError):
+        return config_problems(err)
+    return [Problem(err.file, err.row, "", "", "input", str(err))]
 
 
 def check_mappings(folder: Path, *, use_masters: bool = True) -> MappingsReport:
