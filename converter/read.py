@@ -24,6 +24,7 @@ import pandas as pd
 from .config import CANONICAL_FIELDS, Profile
 from .errors import InputError, Problem
 from .outputs import file_identity
+from .read_guard import check_csv_shape, check_xlsx
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 # The csv module refuses fields over 131,072 characters; a 摘要 may be longer (then it is reported as
@@ -212,6 +213,7 @@ def _read_csv(path: Path, profile: Profile) -> tuple[pd.DataFrame, str, list[Pro
     # every record is taken first: all ragged rows are reported at once.
     try:
         counts = field_counts(raw)
+        check_csv_shape(raw, counts, path)  # before pandas: a 10⁶-column row costs it minutes and GBs
         table = _parse_csv(raw, counts)
     except (csv.Error, pd.errors.ParserError) as err:
         raise InputError(f"CSV として読めません ({err})。引用符 (\") が閉じていない行がないか確認してください",
@@ -327,6 +329,8 @@ def _positions(buf: np.ndarray, byte: np.uint8) -> np.ndarray:
 
 
 def _read_excel(path: Path, profile: Profile, sheet: str | None) -> tuple[pd.DataFrame, str, list[Problem]]:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        check_xlsx(path)  # before calamine: a zip bomb or a far corner cell costs it GBs (or aborts it)
     try:
         book = pd.ExcelFile(path, engine="calamine")
     except Exception as err:  # calamine raises its own error types for corrupt files

@@ -1,0 +1,161 @@
+"""Hostile-input guards of the read stage: refuse a file early, in bounded time and memory.
+
+A 2 MB CSV with one 1,000,000-column row, or a small .xlsx whose sheet declares a far corner cell
+(or whose XML inflates a thousandfold), used to cost minutes and gigabytes before any message —
+a far-corner .xlsx even aborted the process inside calamine. These checks run before pandas or
+calamine sees the file and cost little next to the read itself (the CSV ones use the field counts
+the reader needs anyway; the .xlsx one streams the sheet XML once, ~0.1 s per million cells).
+
+The limits are far above any real ジョブカン or 弥生 export (about 20–25 columns; a 摘要 is at
+most a few hundred characters, Excel's own cell limit is 32,767 characters) and not FX rules:
+the FX reference says nothing about input files.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+#: Columns a row may have (a real export has ~20–25; Excel's two-letter columns end at 702).
+MAX_COLUMNS = 1000
+#: Bytes (UTF-8) one CSV field may have: 10× a 100,000-character 摘要 in CP932/UTF-8.
+MAX_FIELD_BYTES = 1_000_000
+#: Inflated size the parts of an .xlsx may declare in all (a 10⁶-row sheet is a few hundred MB).
+MAX_XLSX_UNZIPPED = 2_000_000_000
+#: How much a part of an .xlsx may inflate (real sheets: 5–25×; a zip bomb: thousands).
+MAX_XLSX_RATIO = 100
+#: Parts smaller than this are not held to the ratio (tiny XML compresses well and costs nothing).
+_RATIO_FLOOR = 1_000_000
+#: The cells calamine lays out (rows × columns of the used range) may be at most this many times
+#: the cells the sheet holds, plus a margin: a sheet with A1 and XFD1048576 only is refused.
+_SPARSE_FACTOR, _SPARSE_MARGIN = 10, 1_000_000
+
+_REDO = "ジョブカン (または弥生) から書き出し直したファイルを指定してください"
+
+
+def check_csv_shape(raw: bytes, counts: np.ndarray, path: Path) -> None:
+    """Refuse a CSV with a record of more than MAX_COLUMNS fields or a field over MAX_FIELD_BYTES.
+
+    ``counts`` are the fields per record (``field_counts``). Only lines longer than the field limit
+    are split to find the field, so a normal file costs one pass over its line feeds."""
+    if len(counts) and int(counts.max()) > MAX_COLUMNS:
+        i = int(np.argmax(counts > MAX_COLUMNS))
+        raise InputError(f"{int(counts[i]):,} 列あります (上限 {MAX_COLUMNS:,} 列)。区切りのカンマが崩れた"
+                         f"ファイルか、取引明細ではないファイルです。{_REDO}", file=str(path), row=i + 1)
+    if len(raw) <= MAX_FIELD_BYTES:
+        return
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    feeds = np.concatenate(([-1], np.flatnonzero(buf == 10), [len(buf)]))
+    lengths = np.diff(feeds) - 1
+    for line in np.flatnonzero(lengths > MAX_FIELD_BYTES)[:5]:
+        start, stop = int(feeds[line]) + 1, int(feeds[line + 1])
+        sizes = [len(f.strip(b"\"")) for f in _split(raw[start:stop])]
+        longest = max(range(len(sizes)), key=sizes.__getitem__)
+        if sizes[longest] > MAX_FIELD_BYTES:
+            header = _split(raw[: max(int(feeds[1]), 0)]) if len(feeds) > 2 else []
+            column = header[longest].decode("utf-8", "replace").strip('" ') if longest < len(header) else ""
+            where = f"「{column}」({longest + 1}列目)" if column else f"{longest + 1}列目"
+            raise InputError(f"{where}の値が {sizes[longest]:,} バイトあります (1 つの値の上限 "
+                             f"{MAX_FIELD_BYTES:,} バイト)。取引明細の値としては長すぎます。値を確かめ、"
+                             f"{_REDO}", file=str(path), row=int(line) + 1)
+
+
+def _split(line: bytes) -> list[bytes]:
+    """Fields of one CSV line (quotes kept; commas inside quotes are not separators)."""
+    fields, start, quoted = [], 0, False
+    for m in re.finditer(rb'[",]', line):
+        if m.group() == b'"':
+            quoted = not quoted
+        elif not quoted:
+            fields.append(line[start:m.start()])
+            start = m.end()
+    fields.append(line[start:].rstrip(b"\r"))
+    return fields
+
+
+_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')
+_CHUNK = 1 << 22
+
+
+def check_xlsx(path: Path, sheet_part: str | None = None) -> None:
+    """Refuse an .xlsx that is no zip (a renamed CSV), a zip bomb, or a sheet whose used range is
+    far larger than what it holds (calamine lays the range out in memory) or too wide.
+
+    ``sheet_part`` is the sheet's XML part; without it every ``xl/worksheets/*.xml`` is checked."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head[:2] != b"PK":
+        csv_like = head.startswith(b"\xef\xbb\xbf") or all(32 <= b < 127 or b >= 0x80 for b in head)
+        what = "CSV (テキスト) のようです。拡張子を .csv にして指定してください" if csv_like else \
+            "Excel のファイルではありません。Excel で開いて .xlsx で保存し直してください"
+        raise InputError(f"拡張子は {path.suffix} ですが、中身は{what}", file=str(path))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > MAX_XLSX_UNZIPPED:
+                raise InputError(f"展開後の大きさが {total:,} バイトあります (上限 {MAX_XLSX_UNZIPPED:,} バイト)。"
+                                 f"取引明細のブックとしては大きすぎます。期間を分けて書き出してください",
+                                 file=str(path))
+            for i in infos:
+                if i.file_size > _RATIO_FLOOR and i.file_size > MAX_XLSX_RATIO * max(i.compress_size, 1):
+                    raise InputError(f"ブックの部品 {i.filename} が圧縮の {i.file_size // max(i.compress_size, 1):,} 倍"
+                                     f"に展開されます (上限 {MAX_XLSX_RATIO} 倍)。壊れたか、意図的に作られた"
+                                     f"ファイルです。{_REDO}", file=str(path))
+            parts = [sheet_part] if sheet_part else [i.filename for i in infos if
+                                                     i.filename.startswith("xl/worksheets/")
+                                                     and i.filename.endswith(".xml")]
+            for part in parts:
+                if part in zf.NameToInfo:
+                    _check_sheet(zf, part, path)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return  # calamine reports a broken zip in its own words
+
+
+def _check_sheet(zf: zipfile.ZipFile, part: str, path: Path) -> None:
+    cells = max_row = max_col = 0
+    carry = b""
+    budget = zf.getinfo(part).file_size
+    read = 0
+    with zf.open(part) as stream:
+        while chunk := stream.read(_CHUNK):
+            read += len(chunk)
+            if read > budget:  # inflates past what it declared
+                raise InputError(f"ブックの部品 {part} が申告より大きく展開されます。壊れたファイルです。{_REDO}",
+                                 file=str(path))
+            data = carry + chunk
+            cells += chunk.count(b"<c ")
+            refs = _REF.findall(data)
+            if refs:
+                table = np.array(refs)
+                max_row = max(max_row, int(table[:, 1].astype(np.int64).max()))
+                for letters in np.unique(table[:, 0]).tolist():
+                    max_col = max(max_col, _column_number(letters))
+            carry = data[-32:]  # a ref split across chunks is whole in the next round (a max counts it once)
+    if max_col > MAX_COLUMNS:
+        raise InputError(f"シートに {_column_letters(max_col)} 列 ({max_col:,} 列目) までセルがあります "
+                         f"(上限 {MAX_COLUMNS:,} 列)。取引明細ではない範囲を消すか、{_REDO}", file=str(path))
+    if max_row * max_col > _SPARSE_FACTOR * cells + _SPARSE_MARGIN:
+        raise InputError(f"シートの使用範囲が {_column_letters(max_col)}{max_row} まであるのに、セルは "
+                         f"{cells:,} 個だけです。離れたセルに値や書式がないか確かめ、不要な行・列を削除して"
+                         "保存し直してください", file=str(path))
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
