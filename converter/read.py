@@ -24,7 +24,7 @@ import pandas as pd
 from .config import CANONICAL_FIELDS, Profile
 from .errors import InputError, Problem
 from .outputs import file_identity
-from .read_guard import check_csv_shape, check_xlsx
+from .read_guard import check_csv_lines, check_csv_records, check_csv_shape, check_xlsx
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 # The csv module refuses fields over 131,072 characters; a 摘要 may be longer (then it is reported as
@@ -212,16 +212,20 @@ def _read_csv(path: Path, profile: Profile) -> tuple[pd.DataFrame, str, list[Pro
     # pandas pads short rows with "" and stops at the first long one, so the field count of
     # every record is taken first: all ragged rows are reported at once.
     try:
+        check_csv_lines(raw, path)
         counts = field_counts(raw)
-        check_csv_shape(raw, counts, path)  # before pandas: a 10⁶-column row costs it minutes and GBs
+        # Before pandas: a 10⁶-column row, a 10 MB field or millions of blank or ragged lines cost it
+        # minutes and gigabytes (it pads every record to the widest).
+        check_csv_shape(raw, counts, path)
+        nonblank = counts > 0
+        first = int(np.argmax(nonblank))  # the header is the first non-blank record
+        width = int(counts[first]) if profile.header else int(np.bincount(counts[nonblank]).argmax())
+        check_csv_records(counts, width, path, "見出し" if profile.header else "他の行")
         table = _parse_csv(raw, counts)
     except (csv.Error, pd.errors.ParserError) as err:
         raise InputError(f"CSV として読めません ({err})。引用符 (\") が閉じていない行がないか確認してください",
                          file=str(path)) from None
     del raw
-    nonblank = counts > 0
-    first = int(np.argmax(nonblank))  # the header is the first non-blank record
-    width = int(counts[first]) if profile.header else int(np.bincount(counts[nonblank]).argmax())
     # Excel row of a record = its index + 1 (header or not: Excel numbers from 1).
     table.index = pd.RangeIndex(1, len(table) + 1)
     problems: list[Problem] = []

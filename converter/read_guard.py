@@ -25,6 +25,12 @@ from .errors import InputError
 MAX_COLUMNS = 1000
 #: Bytes (UTF-8) one CSV field may have: 10× a 100,000-character 摘要 in CP932/UTF-8.
 MAX_FIELD_BYTES = 1_000_000
+#: Average bytes a CSV line must have once it has more than _SHORT_LINES_FROM lines.
+MIN_LINE_BYTES, _SHORT_LINES_FROM = 32, 100_000
+#: Blank lines a CSV may have (pandas pads each to a full row of empty cells).
+MAX_BLANK_LINES = 100_000
+#: Records whose field count differs from the header's: beyond this the file is broken, not a row.
+MAX_RAGGED_ROWS = 1000
 #: Inflated size the parts of an .xlsx may declare in all (a 10⁶-row sheet is a few hundred MB).
 MAX_XLSX_UNZIPPED = 2_000_000_000
 #: How much a part of an .xlsx may inflate (real sheets: 5–25×; a zip bomb: thousands).
@@ -36,6 +42,18 @@ _RATIO_FLOOR = 1_000_000
 _SPARSE_FACTOR, _SPARSE_MARGIN = 10, 1_000_000
 
 _REDO = "ジョブカン (または弥生) から書き出し直したファイルを指定してください"
+
+
+def check_csv_lines(raw: bytes, path: Path) -> None:
+    """Refuse a CSV of very many very short lines (blank lines, one character a line) before the
+    field counts are taken: their arrays cost ~70 bytes a line, and each such record would cost a
+    real record's checks. A real record has its ~20 separators, a date, a 帳票番号, two accounts and
+    amounts (55 bytes at the least, ~150 usually), so a month of 10⁶ records passes."""
+    lines = raw.count(b"\n")
+    if lines > _SHORT_LINES_FROM and lines * MIN_LINE_BYTES > len(raw):
+        raise InputError(f"{lines:,} 行ありますが、1 行が平均 {len(raw) / lines:.1f} バイトしかありません"
+                         f" (取引明細の 1 行は {MIN_LINE_BYTES} バイト以上)。空行ばかりか、取引明細ではない"
+                         f"ファイルです。{_REDO}", file=str(path))
 
 
 def check_csv_shape(raw: bytes, counts: np.ndarray, path: Path) -> None:
@@ -63,6 +81,21 @@ def check_csv_shape(raw: bytes, counts: np.ndarray, path: Path) -> None:
             raise InputError(f"{where}の値が {sizes[longest]:,} バイトあります (1 つの値の上限 "
                              f"{MAX_FIELD_BYTES:,} バイト)。取引明細の値としては長すぎます。値を確かめ、"
                              f"{_REDO}", file=str(path), row=int(line) + 1)
+
+
+def check_csv_records(counts: np.ndarray, width: int, path: Path, against: str) -> None:
+    """Refuse a CSV with more than MAX_BLANK_LINES blank lines or MAX_RAGGED_ROWS records whose
+    field count is not ``width`` (``against`` names what sets the width: 見出し / 他の行). A real
+    export has neither; pandas would pad each of them to a full row."""
+    blank = int(np.count_nonzero(counts == 0))
+    if blank > MAX_BLANK_LINES:
+        raise InputError(f"空行が {blank:,} 行あります (上限 {MAX_BLANK_LINES:,} 行)。取引明細ではないか、"
+                         f"壊れたファイルです。{_REDO}", file=str(path))
+    ragged = np.flatnonzero((counts > 0) & (counts != width))
+    if len(ragged) > MAX_RAGGED_ROWS:
+        raise InputError(f"列数が{against}の {width} 列と合わない行が {len(ragged):,} 行あります (最初は "
+                         f"{int(ragged[0]) + 1} 行目、上限 {MAX_RAGGED_ROWS:,} 行)。区切りのカンマや引用符 (\") が"
+                         f"崩れたファイルです。{_REDO}", file=str(path))
 
 
 def _split(line: bytes) -> list[bytes]:
