@@ -3,7 +3,7 @@
 ::
 
     ConverterError                  anything the CLI turns into a clean message (never a traceback)
-    ├── InputError                  a source file cannot be read (missing, encoding, columns, sheet)
+    ├── InputError                  a source file cannot be read (missing, encoding, columns, sheet, hostile size)
     ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem;
     │                               each a str, a ConfigProblem where the YAML line/column is known)
     ├── ProblemsFound               the data was read but has problems (carries the Problem list)
