@@ -30,10 +30,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+#: Characters of a value from the input that a message echoes (a 摘要 of 200 MB was printed whole).
+SHOWN_VALUE = 120
+
+
+def cut_value(value: str, limit: int = SHOWN_VALUE) -> str:
+    """``value`` as a message shows it: whole up to ``limit`` characters, else its start, … and its length."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}…(全 {len(value):,} 文字)"
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding about the input, reported as file / row / column / value / rule / message."""
+    """One finding about the input, reported as file / row / column / value / rule / message.
+
+    ``value`` is cut to SHOWN_VALUE characters (with … and the full length) everywhere it is read:
+    the screen, the review workbook (a cell holds at most 32,767) and ``--format json``; the whole
+    value is in the source file at file/row/column."""
 
     file: str
     row: int | None
@@ -43,6 +57,10 @@ class Problem:
     message: str
     document: str = ""
     col: int | None = None  # 1-based column in the file where known (YAML mapping problems)
+
+    def __post_init__(self) -> None:
+        if len(self.value) > SHOWN_VALUE:
+            object.__setattr__(self, "value", cut_value(self.value))
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import CANONICAL_FIELDS, Profile
-from .errors import InputError, Problem
+from .errors import InputError, Problem, cut_value
 from .outputs import file_identity
 from .read_guard import check_csv_lines, check_csv_records, check_csv_shape, check_xlsx
 
@@ -439,7 +439,7 @@ def _to_canonical(
             continue
         picked[canonical] = table[source].astype(str).astype(object)
     if missing:
-        found = ", ".join(str(c) for c in table.columns[:30])
+        found = ", ".join(cut_value(str(c), 40) for c in table.columns[:30])
         raise InputError(
             f"必要な列がありません: {', '.join(missing)}。見出しは {found}。"
             f"見出しの綴りが違う場合はプロファイル ({profile.path}) の columns に追加してください",

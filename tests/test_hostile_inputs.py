@@ -152,10 +152,10 @@ def test_an_xlsx_cell_in_column_xfd_is_refused(tmp_path: Path, mappings: Path) -
 
 def test_an_xlsx_with_one_cell_a_million_rows_down_is_refused(tmp_path: Path, mappings: Path) -> None:
     path = far_row(tmp_path)
-    code, message = check(path, mappings)
-    assert code == 2
-    assert message.startswith(f"エラー: {path}: シートの使用範囲が 1,048,576 行目まであるのに、セルは ")
-    assert message.endswith("個だけです。離れたセルに値や書式がないか確かめ、不要な行・列を削除して保存し直してください")
+    cells = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").count(b"<c ")
+    assert check(path, mappings) == (2, f"エラー: {path}: シートの使用範囲が 1,048,576 行目まであるのに、セルは "
+                                        f"{cells:,} 個だけです。離れたセルに値や書式がないか確かめ、不要な行・列を"
+                                        "削除して保存し直してください")
 
 
 def test_a_csv_renamed_xlsx_says_so(tmp_path: Path, mappings: Path) -> None:
@@ -173,6 +173,21 @@ def test_the_unchanged_workbook_is_still_read(mappings: Path) -> None:
 def test_the_column_limit_is_a_limit_not_a_cut(tmp_path: Path) -> None:
     raw = ("a," * (MAX_COLUMNS - 1) + "a\n").encode()
     check_csv_shape(raw, np.array([MAX_COLUMNS]), tmp_path / "x.csv")  # exactly the limit: read
+
+
+def test_a_long_value_is_echoed_cut_with_its_length(tmp_path: Path, mappings: Path) -> None:
+    path = tmp_path / "memo.csv"
+    memo = "摘要" * 50_000  # 100,000 characters: read (under the field limit), reported as too wide
+    path.write_bytes(to_csv([sale(memo=memo)]).encode("cp932"))
+    result = CliRunner().invoke(main, ["check", str(path), "-m", str(mappings)])
+    assert result.exit_code == 1
+    assert (f"  {path}:2行 [摘要 → rcj_slip] 値「{memo[:120]}…(全 100,000 文字)」: 摘要(rcj_slip)が 80 桁"
+            " (全角 40 文字) を超えています。短くするか --truncate-memo を付けてください [rcj_slip_width]"
+            in result.stdout.splitlines())
+    assert len(result.stdout) < 5000
+    as_json = CliRunner().invoke(main, ["check", str(path), "-m", str(mappings), "--format", "json"])
+    [problem] = [p for p in json.loads(as_json.stdout)["problems"] if p["rule"] == "rcj_slip_width"]
+    assert problem["value"] == f"{memo[:120]}…(全 100,000 文字)"
 
 
 # --------------------------------------------------------------------------- bounds
