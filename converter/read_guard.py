@@ -26,7 +26,7 @@ MAX_COLUMNS = 1000
 #: Bytes (UTF-8) one CSV field may have: 10× a 100,000-character 摘要 in CP932/UTF-8.
 MAX_FIELD_BYTES = 1_000_000
 #: Average bytes a CSV line must have once it has more than _SHORT_LINES_FROM lines.
-MIN_LINE_BYTES, _SHORT_LINES_FROM = 32, 100_000
+MIN_LINE_BYTES, _SHORT_LINES_FROM = 48, 100_000
 #: Blank lines a CSV may have (pandas pads each to a full row of empty cells).
 MAX_BLANK_LINES = 100_000
 #: Records whose field count differs from the header's: beyond this the file is broken, not a row.
