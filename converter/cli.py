@@ -512,16 +512,24 @@ def format_report(result: Conversion) -> str:
     lines.append(f"借方合計 {s['debit_total']:,} / 貸方合計 {s['credit_total']:,}")
     for row in result.skipped.itertuples(index=False):
         lines.append(f"スキップ: {row.kind} {row.doc_no} {row.date} — {row.reason}")
-    for n in result.notices:
-        lines.append("お知らせ: " + format_problem(n))
-    if result.unchecked is not None:
-        lines.append(f"未確認: {result.unchecked.message} [{result.unchecked.rule}]")
-    if result.problems:
-        lines.append(f"エラー {len(result.problems)} 件 — 送信できません:")
-        lines += ["  " + format_problem(p) for p in result.problems]
-    else:
-        lines.append("問題はありません — 送信可能")
+    lines += findings_lines(result.notices, result.unchecked, result.problems,
+                            problems_title=f"エラー {len(result.problems)} 件 — 送信できません:",
+                            clean="問題はありません — 送信可能")
     return "\n".join(lines)
+
+
+def findings_lines(notices: Sequence[Problem], unchecked: Problem | None, problems: Sequence[Problem], *,
+                   problems_title: str, clean: str) -> list[str]:
+    """What a check found, as every check's text report ends: お知らせ, 未確認, then エラー or ``clean``."""
+    lines = ["お知らせ: " + format_problem(n) for n in notices]
+    if unchecked is not None:
+        lines.append(f"未確認: {unchecked.message} [{unchecked.rule}]")
+    if problems:
+        lines.append(problems_title)
+        lines += ["  " + format_problem(p) for p in problems]
+    else:
+        lines.append(clean)
+    return lines
 
 
 # Commands kept in their own modules; imported last because they import helpers from here.

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from .cli import conversion_options, format_option, format_problem, handle_errors, render, run_conversion
+from .cli import (
+    conversion_options,
+    findings_lines,
+    format_option,
+    handle_errors,
+    render,
+    run_conversion,
+)
 from .config import load_settings
 from .errors import ConfigError
 from .fxapi import DEFAULT_TOKEN_ENV
@@ -88,14 +95,8 @@ def check_command(mappings_dir: Path, no_masters: bool, fmt: str) -> None:
 
 def format_mappings_report(report: MappingsReport) -> str:
     lines = [f"確認したファイル: {len(report.files)} 件 ({report.folder})"]
-    lines += ["お知らせ: " + format_problem(n) for n in report.notices]
-    if report.unchecked is not None:
-        lines.append(f"未確認: {report.unchecked.message} [{report.unchecked.rule}]")
-    if report.problems:
-        lines.append(f"エラー {len(report.problems)} 件:")
-        lines += ["  " + format_problem(p) for p in report.problems]
-    else:
-        lines.append("問題はありません")
+    lines += findings_lines(report.notices, report.unchecked, report.problems,
+                            problems_title=f"エラー {len(report.problems)} 件:", clean="問題はありません")
     return "\n".join(lines)
 
 
