@@ -51,6 +51,21 @@ from converter.ledger_safety import (
 )
 
 
+def _remove_dead_drafts(path: Path) -> None:
+    """Drafts of a `ledger init` that was killed (its process is gone) are removed."""
+    for leftover in path.parent.glob(f".{path.name}.init-*.tmp*"):
+        pid = leftover.name.removeprefix(f".{path.name}.init-").split(".", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        except PermissionError:  # alive, another user's
+            pass
+
+
 def _must_be_a_file(path: Path) -> None:
     """A ledger that is not there is missing (never made here); one of zero bytes is damaged."""
     try:
@@ -217,14 +232,29 @@ class LedgerFile:
             raise LedgerError("台帳はすでにあります。作り直すと連携済みの帳票がもう一度送信されるため、"
                               "作成しません (壊れている場合は converter ledger verify / restore を使ってください)",
                               file=str(path))
+        # Built under a hidden name and linked into place complete: a kill or a full disk halfway
+        # leaves no schema-less file under the ledger's name (that would be "damaged", and `init`
+        # would then refuse to run again).
+        draft = path.with_name(f".{path.name}.init-{os.getpid()}.tmp")
+        _remove_dead_drafts(path)
         try:
-            connect_rw(path, ocode, create=True).close()
+            conn = connect_rw(draft, ocode, create=True)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself
+            finally:
+                conn.close()
+            os.link(draft, path)  # never over a file made meanwhile (FileExistsError)
+            sync_folder(path.parent)
         except FileExistsError:
             raise LedgerError("台帳はすでにあります (同時に作成されました)。作成しません", file=str(path)) from None
         except OSError as err:  # the folder cannot be made (a file in the way, no permission)
             raise LedgerError(f"台帳ファイルを作れません ({err.strerror})", file=str(path)) from None
         except sqlite3.Error as err:
             raise LedgerError(f"台帳ファイルを作れません ({err})", file=str(path)) from err
+        finally:
+            for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
 
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity check and the ledger's own rules (empty: fine)."""

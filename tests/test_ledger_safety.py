@@ -473,3 +473,28 @@ def test_library_guards(tmp_path: Path) -> None:
     path = new_ledger(tmp_path / "l.sqlite", OCODE)
     with Ledger.open(path, ocode=OCODE) as book, pytest.raises(Exception, match="ロックが必要"):
         book.backup()
+
+
+def test_ledger_init_interrupted_halfway_leaves_nothing_and_can_run_again(tmp_path: Path) -> None:
+    """A kill or full disk while `ledger init` writes the schema must not leave a schema-less file
+    under the ledger's name: that file would be 'damaged' and init would refuse to run again."""
+    mappings = make_mappings(tmp_path / "mappings")
+    ledger = tmp_path / "ledgers" / f"{OCODE}.sqlite"
+    script = (
+        "import os, sys\n"
+        "import converter.ledger_records as records\n"
+        "def killed(conn, ocode):\n"
+        "    os._exit(137)  # as kill -9 would, after the file and some of its tables exist\n"
+        "records.init_meta = killed\n"
+        "from converter.cli import main\n"
+        f"main(['ledger', 'init', '-m', {str(mappings)!r}])\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=child_env(), timeout=60)
+    assert killed.returncode == 137
+    assert not ledger.exists()
+    drafts = [p.name for p in ledger.parent.iterdir()]
+    assert drafts and all(name.startswith(f".{ledger.name}.init-") for name in drafts), drafts
+    result = CliRunner().invoke(main, ["ledger", "init", "-m", str(mappings)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in ledger.parent.iterdir()] == [ledger.name]  # the dead draft is gone
+    Ledger.open(ledger, ocode=OCODE, lock=True).close()
