@@ -44,6 +44,7 @@ from converter.ledger_safety import (
     damaged,
     guard,
     is_damage,
+    link_to_free_name,
     make_backup,
     own_problems,
     sync_folder,
@@ -97,14 +98,9 @@ def _recorded_ocode(copy: Path, backup: Path) -> str:
 def _set_aside(real: Path) -> Path:
     """Keep the ledger at ``real`` (and its SQLite log) as ``<name>.damaged-<time>``; the name
     stays in place (a hard link) until the restored file is renamed over it."""
-    stamp, n = timestamp(), 1
-    while True:
-        aside = real.with_name(f"{real.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
-        try:
-            os.link(real, aside)
-            break
-        except FileExistsError:
-            n += 1
+    stamp = timestamp()
+    aside = link_to_free_name(real, lambda n: real.with_name(f"{real.name}.damaged-{stamp}"
+                                                             + (f"-{n}" if n > 1 else "")))
     wal = Path(f"{real}-wal")
     if wal.exists():  # its log belongs to it: left beside the restored file it would be replayed into it
         os.replace(wal, Path(f"{aside}-wal"))

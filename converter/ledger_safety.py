@@ -24,7 +24,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -32,7 +32,7 @@ from converter import clock
 from converter.errors import LedgerDamaged, LedgerError
 
 __all__ = ["BACKUPS_FOLDER", "DEFAULT_KEEP", "backup_folder", "backups", "damaged", "guard", "init_command",
-           "make_backup", "newest_backup", "own_problems", "timestamp"]
+           "link_to_free_name", "make_backup", "newest_backup", "own_problems", "sync_folder", "timestamp"]
 
 BACKUPS_FOLDER: Final = "backups"
 DEFAULT_KEEP: Final = 10  # settings.yaml ledger_backups
@@ -106,13 +106,8 @@ def make_backup(conn: sqlite3.Connection, ledger: Path | str, keep: int = DEFAUL
             # after every backup of this second, also one pruned already: names sort in time order
             n = 1 + max((int(m[2] or 1) for m in map(_pattern(ledger).fullmatch, os.listdir(folder))
                          if m and m[1] == stamp), default=0)
-            while True:
-                path = folder / (f"{stem}.{stamp}.sqlite" if n == 1 else f"{stem}.{stamp}-{n}.sqlite")
-                try:
-                    os.link(tmp, path)  # never over an existing backup
-                    break
-                except FileExistsError:
-                    n += 1
+            path = link_to_free_name(tmp, lambda k: folder / (f"{stem}.{stamp}.sqlite" if k == 1
+                                                             else f"{stem}.{stamp}-{k}.sqlite"), start=n)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -126,6 +121,18 @@ def make_backup(conn: sqlite3.Connection, ledger: Path | str, keep: int = DEFAUL
     except sqlite3.Error as err:
         raise damaged(ledger, f"バックアップ中に読めない箇所がありました: {err}") from None
     return path
+
+
+def link_to_free_name(source: Path | str, name: Callable[[int], Path], start: int = 1) -> Path:
+    """Hard-link ``source`` as ``name(n)`` for the first ``n`` from ``start`` that is free: never
+    over an existing file, even one made a moment ago by another process."""
+    n = start
+    while True:
+        try:
+            os.link(source, name(n))
+            return name(n)
+        except FileExistsError:
+            n += 1
 
 
 def sync_folder(folder: Path) -> None:
