@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from converter.ledger import Ledger  # noqa: E402
-from converter.ledger_safety import make_backup, own_problems  # noqa: E402
+from converter.ledger.ledger import Ledger  # noqa: E402
+from converter.ledger.safety import make_backup, own_problems  # noqa: E402
 
 OCODE = "tc09999001"
 

@@ -35,8 +35,8 @@ from run import FLOOR_CODE, ROOT, Run, export_file, run_child
 READ_CODE = """
 import sys
 from pathlib import Path
-from converter.config import load_profile
-from converter.read import read_inputs
+from converter.config.settings import load_profile
+from converter.convert.read import read_inputs
 read_inputs([Path(sys.argv[1])], load_profile("jobcan", Path(sys.argv[2])))
 """
 

@@ -131,8 +131,8 @@ def child_review(path: Path, mode: str, out: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from openpyxl import Workbook
 
-    from converter.pipeline import convert
-    from converter.review import CHUNK, SLIP_COLUMNS, slip_lines, slip_values, write_review
+    from converter.convert.pipeline import convert
+    from converter.review.workbook import CHUNK, SLIP_COLUMNS, slip_lines, slip_values, write_review
 
     conv = convert([path], MAPPINGS)
     if mode == "bare":
@@ -172,9 +172,9 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     ``max_requests`` requests, or once the requests have taken ``budget`` CPU seconds, the upload is
     stopped: the figure is per request, and the rest of the upload would repeat it (0 = no limit)."""
     sys.path.insert(0, str(ROOT))
-    from converter import upload
-    from converter.fxapi import FXClient
-    from converter.pipeline import Options
+    from converter.convert.pipeline import Options
+    from converter.fx.client import FXClient
+    from converter.sync import upload
 
     clock = {"send_start": 0.0, "first_request": 0.0, "requests": 0.0, "http": 0.0}
     count = {"requests": 0, "posts": 0}
@@ -325,8 +325,8 @@ def measure(path: Path, workdir: Path, repeat: int, parts: set[str], limits: tup
 def _new_ledger(path: Path) -> None:
     """An empty ledger for the mappings' company (``converter ledger init``: never made by upload)."""
     sys.path.insert(0, str(ROOT))
-    from converter.config import load_settings
-    from converter.ledger import Ledger
+    from converter.config.settings import load_settings
+    from converter.ledger.ledger import Ledger
 
     Ledger.create(path, ocode=load_settings(MAPPINGS).ocode)
 
@@ -339,8 +339,8 @@ def _earlier_month_ledger(path: Path, documents: int) -> None:
     sys.path.insert(0, str(ROOT))
     import sqlite3
 
-    from converter.config import load_settings
-    from converter.ledger import DocumentInfo, Ledger
+    from converter.config.settings import load_settings
+    from converter.ledger.ledger import DocumentInfo, Ledger
 
     for p in path.parent.glob(path.name + "*"):
         p.unlink()

@@ -28,17 +28,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ConverterError
-from .ledger_lock import info_path
-from .ledger_safety import BACKUPS_FOLDER, backup_folder
+from converter.errors import ConverterError
+from converter.ledger.lock import info_path
+from converter.ledger.safety import BACKUPS_FOLDER, backup_folder
 
 __all__ = ["BACKUPS_FOLDER", "LEDGER_SIDE_SUFFIXES", "REVIEW_SUFFIX", "check_outputs", "file_identity",
            "ledger_files", "replace_atomically", "same_file", "write_atomic"]
 
 REVIEW_SUFFIX = ".xlsx"
 #: Files SQLite keeps next to a ledger ``X.sqlite``: ``X.sqlite-wal`` and so on (the run lock's
-#: info file is asked of :func:`~converter.ledger_lock.info_path`, the backups folder of
-#: :func:`~converter.ledger_safety.backup_folder`: their one home).
+#: info file is asked of :func:`~converter.ledger.lock.info_path`, the backups folder of
+#: :func:`~converter.ledger.safety.backup_folder`: their one home).
 LEDGER_SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 

@@ -15,7 +15,7 @@ Reusable API (benchmarks, tests)::
 
 Every value the good samples use (accounts, 補助科目, tax texts, departments, customer codes)
 exists in ``mappings/*.yaml``, which map onto the FX masters of the sample company
-``tc09999001`` (``converter/data/emulator_seed.json``). :func:`check_all` proves it.
+``tc09999001`` (``converter/emulator/data/emulator_seed.json``). :func:`check_all` proves it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 TEST_DATA = ROOT / "tests" / "data"
 MAPPINGS = ROOT / "mappings"
-SEED_JSON = ROOT / "converter" / "data" / "emulator_seed.json"
+SEED_JSON = ROOT / "converter" / "emulator" / "data" / "emulator_seed.json"
 
 MONTH_SEED = 20261001
 MONTH_START = date(2026, 10, 1)
@@ -1151,7 +1151,7 @@ def write_samples_readme(
         "generator and re-run `.venv/bin/python scripts/make_samples.py`, which also re-checks",
         "everything below). The company is the FX sample company `tc09999001`; every account,",
         "補助科目, 税区分, 部門 and 取引先コード used by the good samples is in `mappings/*.yaml`,",
-        "which map onto `converter/data/emulator_seed.json`.",
+        "which map onto `converter/emulator/data/emulator_seed.json`.",
         "",
         "## `jobcan-2026-10.csv` / `jobcan-2026-10.xlsx`",
         "",

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from converter.ledger import Ledger
-from converter.pipeline import Options, convert
+from converter.convert.pipeline import Options, convert
+from converter.ledger.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -276,7 +276,7 @@ def record_figures(figures: Figures) -> None:
 _ZYGOTE = (
     "import sys\n"
     "from converter.cli import main\n"
-    "import converter.upload, converter.review, httpx\n"  # everything a run imports, before the go line
+    "import converter.sync.upload, converter.review.workbook, httpx\n"  # everything a run imports, before the go line
     "open(sys.argv[1], 'w').close()\n"  # imports done
     "if sys.stdin.readline().strip() == 'go':\n"
     "    main(sys.argv[2:], prog_name='converter')\n"

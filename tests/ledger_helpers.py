@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converter.ledger import DocumentInfo, Ledger
+from converter.ledger.ledger import DocumentInfo, Ledger
 
 OCODE = "12345"
 

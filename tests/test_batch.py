@@ -25,12 +25,12 @@ from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
 from ledger_helpers import new_ledger
 
-import converter.batch as batch_module
-from converter.batch import CompanyResult, load_manifest, run_batch
+import converter.sync.batch as batch_module
 from converter.cli import main
-from converter.emulator import Emulator, EmulatorServer
+from converter.emulator.server import Emulator, EmulatorServer
 from converter.errors import ConfigError
-from converter.ledger import Ledger
+from converter.ledger.ledger import Ledger
+from converter.sync.batch import CompanyResult, load_manifest, run_batch
 
 OCODES = ("tc09999001", "tc09999002", "tc09999003")
 BROKEN = tuple(f"tc099999{n}" for n in range(11, 18))  # one per entry of BREAKAGES

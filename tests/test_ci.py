@@ -23,10 +23,10 @@ from conftest import MAPPINGS, ROOT, SAMPLES, make_mappings, sale, to_csv
 
 from converter import clock
 from converter.cli import main
-from converter.config import load_settings
-from converter.emulator import Emulator
-from converter.fxapi import RetryPolicy
-from converter.masters import pull_masters
+from converter.config.settings import load_settings
+from converter.emulator.server import Emulator
+from converter.fx.client import RetryPolicy
+from converter.fx.masters import pull_masters
 
 BROKEN = "samples/broken-2026-10.csv"
 CLEAN = "samples/clean-2026-10.csv"  # a small clean export of its own documents

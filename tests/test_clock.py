@@ -17,7 +17,7 @@ from ledger_helpers import new_ledger
 
 from converter import clock
 from converter.cli import main
-from converter.ledger_lock import RunLock, info_path
+from converter.ledger.lock import RunLock, info_path
 
 
 @pytest.fixture

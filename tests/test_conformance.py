@@ -47,12 +47,12 @@ from conftest import (
 )
 
 from converter.cli import main
-from converter.config import load_settings
-from converter.emulator import Emulator, load_seed
+from converter.config.settings import load_settings
+from converter.convert.pipeline import Options, convert
+from converter.emulator.server import Emulator, load_seed
 from converter.errors import FXAPIError, FXAuthError
-from converter.fxapi import FXClient, RetryPolicy
-from converter.masters import pull_masters
-from converter.pipeline import Options, convert
+from converter.fx.client import FXClient, RetryPolicy
+from converter.fx.masters import pull_masters
 
 TOKEN = EMULATOR_TOKEN
 HEADERS = EMULATOR_HEADERS

@@ -12,10 +12,10 @@ from conftest import HEADER, make_mappings, sale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from converter.convert.pipeline import Conversion, Options, convert
+from converter.convert.slips import Filters
 from converter.errors import ConfigError, InputError
 from converter.keys import Identity
-from converter.pipeline import Conversion, Options, convert
-from converter.slips import Filters
 
 WriteCsv = Callable[..., Path]
 
@@ -53,7 +53,7 @@ def test_undecodable_file_names_the_encodings_tried(tmp_path: Path, mappings: Pa
 def test_encoding_is_told_past_the_probe_of_the_first_64kb(offset: int) -> None:
     """The first 64 KB rule CP932 out quickly; a character cut by the 64 KB mark, or a file whose
     first non-ASCII byte comes later, must still be decoded as what it is."""
-    from converter.read import _PROBE, decode
+    from converter.convert.read import _PROBE, decode
 
     ascii_head = "a" * (_PROBE - offset)
     utf8 = (ascii_head + "株式会社ソラリス,摘要\n").encode("utf-8")  # a 3-byte character crosses the cut
@@ -191,7 +191,7 @@ def test_sub_account_specific_then_generic(write_csv: WriteCsv, mappings: Path) 
 def test_distinct_keys_numbered_as_one_integer_or_as_tuples_agree() -> None:
     """The mapping stage looks tables up per distinct key; the tuple fallback (for keys too varied to
     number) must give the same codes and keys, NA included."""
-    from converter.mapping import distinct, distinct_tuples
+    from converter.convert.mapping import distinct, distinct_tuples
 
     frame = pd.DataFrame({"account": ["売上高", "普通預金", "売上高", None, "普通預金", None],
                           "sub_account": ["", "みずほ", "", "", "みずほ", ""],
@@ -285,7 +285,7 @@ def test_period_over_one_year(write_csv: WriteCsv, mappings: Path) -> None:
 
 def test_schema_rules_on_codes_fire(write_csv: WriteCsv, mappings: Path) -> None:
     """Codes come from checked tables, so the schema's code rules are exercised directly."""
-    from converter.schema import validate_lines
+    from converter.convert.validate import validate_lines
 
     result = run(write_csv([sale()]), mappings)
     lines = result.lines.copy()
@@ -437,7 +437,7 @@ def test_document_codes_agree_with_the_key_text(identity: Identity,
                                                 parts: list[tuple[str | None, str | None, str | None]]) -> None:
     """Documents are numbered from kind, number (and date) apart; the numbering must be the key
     text's (kind|doc_no, or kind|doc_no|date), also where a "|" inside a part makes two share a key."""
-    from converter.slips import _document_keys, row_documents
+    from converter.convert.slips import _document_keys, row_documents
 
     rows = pd.DataFrame(parts, columns=["kind", "doc_no", "date"], dtype=object).astype("str")
     rows = rows.mask(pd.DataFrame(parts, columns=["kind", "doc_no", "date"]).isna())

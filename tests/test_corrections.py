@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_helpers import new_ledger
 
-from converter.corrections import plan_documents
-from converter.emulator import Emulator
-from converter.ledger import Ledger
-from converter.pipeline import Options, convert
-from converter.upload import UploadReport, upload_files
+from converter.convert.pipeline import Options, convert
+from converter.emulator.server import Emulator
+from converter.ledger.ledger import Ledger
+from converter.sync.plan import plan_documents
+from converter.sync.upload import UploadReport, upload_files
 
 WriteCsv = Callable[..., Path]
 
@@ -236,13 +236,13 @@ def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
     """A company's first preview has no ledger to compare with: the hashes would be thrown away."""
     from click.testing import CliRunner
 
-    import converter.pipeline
+    import converter.convert.pipeline
     from converter.cli import main
-    from converter.ledger import default_ledger_path
+    from converter.ledger.ledger import default_ledger_path
 
     made: list[int] = []
-    real = converter.pipeline.content_hashes
-    monkeypatch.setattr(converter.pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
+    real = converter.convert.pipeline.content_hashes
+    monkeypatch.setattr(converter.convert.pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
     rows = month()
     first = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(mappings)])
     assert first.exit_code == 0, first.output

@@ -23,7 +23,7 @@ from conftest import ROOT, SAMPLES, make_mappings, sale, to_csv
 from fault_helpers import MAPPINGS as UPLOAD_MAPPINGS
 from ledger_helpers import new_ledger
 
-from converter.ledger import Ledger
+from converter.ledger.ledger import Ledger
 
 ENV = {**os.environ, "FX_API_TOKEN": "emulator-token", "PYTHONPATH": str(ROOT)}
 

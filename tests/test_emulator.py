@@ -18,8 +18,8 @@ import httpx
 import pytest
 from conftest import EMULATOR_HEADERS, EMULATOR_IMPORT, EMULATOR_PREFIX
 
-from converter.emulator import Emulator, EmulatorServer, load_seed
-from converter.emulator_slips import INFO_NO_DEP, INFO_NO_TAX, MSG_PARSE, text_width
+from converter.emulator.server import Emulator, EmulatorServer, load_seed
+from converter.emulator.slips import INFO_NO_DEP, INFO_NO_TAX, MSG_PARSE, text_width
 
 HEADERS = EMULATOR_HEADERS
 PREFIX = EMULATOR_PREFIX
@@ -417,7 +417,7 @@ def test_text_width_counts_full_width_as_two() -> None:
 
 def test_run_server_banner_store_and_sigterm(tmp_path: Path) -> None:
     store = tmp_path / "fx.jsonl"
-    code = ("from converter.emulator import run_server; "
+    code = ("from converter.emulator.server import run_server; "
             f"run_server(0, store_path={str(store)!r}, fault_plan=['drop'])")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
                             cwd=ROOT)

@@ -18,11 +18,11 @@ from conftest import sale as conftest_sale
 from ledger_helpers import new_ledger
 
 from converter.cli import main
-from converter.emulator import Emulator, load_seed
-from converter.emulator_slips import DOCUMENTED, INFO_NO_DEP, OWN_MESSAGES
+from converter.emulator.server import Emulator, load_seed
+from converter.emulator.slips import DOCUMENTED, INFO_NO_DEP, OWN_MESSAGES
 from converter.errors import FXAPIError
-from converter.fxapi import FXClient
-from converter.ledger import Ledger
+from converter.fx.client import FXClient
+from converter.ledger.ledger import Ledger
 
 HEADERS = EMULATOR_HEADERS
 PREFIX = EMULATOR_PREFIX
@@ -406,8 +406,8 @@ def test_emulator_server_serves_the_ocodes_and_locale_given(tmp_path: Path) -> N
 def test_documented_messages_are_the_references_and_own_ones_are_not() -> None:
     """DOCUMENTED texts appear in the reference verbatim; OWN_MESSAGES texts do not (else they
     would belong in DOCUMENTED)."""
-    import converter.emulator as emulator_module
-    from converter.emulator_masters import MSG_404
+    import converter.emulator.server as emulator_module
+    from converter.emulator.masters import MSG_404
 
     reference = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fx-cloud-api.txt"
     if not reference.exists():

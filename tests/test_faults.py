@@ -52,10 +52,10 @@ from fault_helpers import (
 )
 from ledger_helpers import new_ledger
 
-from converter.emulator import Emulator
-from converter.ledger import Ledger
-from converter.pipeline import Options
-from converter.upload import upload_files
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
+from converter.ledger.ledger import Ledger
+from converter.sync.upload import upload_files
 
 KILLS = 60 if SOAK else 20
 MAX_SETTLE_RUNS = 12
@@ -418,7 +418,7 @@ def test_second_upload_on_the_same_ledger_is_refused(tmp_path: Path, emulators: 
 
 HAMMER = textwrap.dedent("""
     import random, sys
-    from converter.ledger import DocumentInfo, Ledger
+    from converter.ledger.ledger import DocumentInfo, Ledger
     path, seed = sys.argv[1], int(sys.argv[2])
     rng = random.Random(seed)
     groups = [[f"g{g:02d}-{i:03d}" for i in range(100)] for g in range(20)]

@@ -36,13 +36,13 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-import converter.cli as cli_module
+import converter.cli._common as cli_module
 from converter.cli import main
-from converter.config import load_profile
+from converter.config.settings import load_profile
+from converter.convert.mapping import load_mappings
+from converter.convert.normalise import to_amount, to_date
+from converter.convert.pipeline import Conversion, Options, convert
 from converter.errors import ConfigError, ConverterError, InputError
-from converter.mapping import load_mappings
-from converter.normalise import to_amount, to_date
-from converter.pipeline import Conversion, Options, convert
 
 SCALE = 10 if SOAK else 1
 TRIED: Counter[str] = Counter()

@@ -16,13 +16,13 @@ from conftest import MAPPINGS, SAMPLES, make_mappings, sale
 
 from converter import fx_rules
 from converter.cli import main
-from converter.config import load_settings
-from converter.emulator import Emulator
+from converter.config.settings import load_settings
+from converter.convert.mapping import load_mappings
+from converter.convert.pipeline import Conversion, Options, convert
+from converter.emulator.server import Emulator
 from converter.errors import ConfigError
-from converter.fxapi import FXClient, RetryPolicy
-from converter.mapping import load_mappings
-from converter.masters import pull_masters
-from converter.pipeline import Conversion, Options, convert
+from converter.fx.client import FXClient, RetryPolicy
+from converter.fx.masters import pull_masters
 
 WriteCsv = Callable[..., Path]
 TOKEN = "emulator-token"
@@ -278,8 +278,8 @@ def test_main_business_needs_tbptn(tmp_path: Path, write_csv: WriteCsv) -> None:
 
 
 def test_every_rule_id_is_listed_in_the_readme() -> None:
-    from converter.masters_check import MASTER_RULES
-    from converter.schema import RULES
+    from converter.convert.masters_check import MASTER_RULES
+    from converter.convert.validate import RULES
 
     readme = (MAPPINGS.parent / "README.md").read_text("utf-8")
     section = readme.split("## What check checks", 1)[1].split("\n## ", 1)[0]

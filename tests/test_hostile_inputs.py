@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from conftest import sale, to_csv
 
 from converter.cli import main
-from converter.read_guard import MAX_COLUMNS, check_csv_shape
+from converter.convert.read_guard import MAX_COLUMNS, check_csv_shape
 
 DATA = Path(__file__).parent / "data"
 REDO = "ジョブカン (または弥生) から書き出し直したファイルを指定してください"

@@ -18,16 +18,17 @@ from conftest import make_mappings, sale
 from fault_helpers import EmulatorProcess, stored_counts
 from ledger_helpers import new_ledger
 
-from converter.batch import load_manifest, run_batch
-from converter.cli import format_upload, main
-from converter.config import Settings, load_profile
-from converter.corrections import Plan, mass_reversal
-from converter.emulator import Emulator
+from converter.cli import main
+from converter.cli.reports import format_upload
+from converter.config.settings import Settings, load_profile
+from converter.convert.pipeline import Options, convert
+from converter.emulator.server import Emulator
 from converter.errors import ConfigError
 from converter.keys import DATED_KINDS, correction_number, document_key, parse
-from converter.ledger import Ledger
-from converter.pipeline import Options, convert
-from converter.upload import upload_files
+from converter.ledger.ledger import Ledger
+from converter.sync.batch import load_manifest, run_batch
+from converter.sync.plan import Plan, mass_reversal
+from converter.sync.upload import upload_files
 
 WriteCsv = Callable[..., Path]
 OCODE = "tc09999001"

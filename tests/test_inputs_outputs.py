@@ -31,13 +31,13 @@ from ledger_helpers import new_ledger
 from openpyxl import Workbook
 
 from converter.cli import main
-from converter.emulator import Emulator, EmulatorServer
+from converter.convert.pipeline import Options, convert
+from converter.convert.read import dedupe_inputs
+from converter.emulator.server import Emulator, EmulatorServer
 from converter.errors import ConverterError
+from converter.fx.bodies import write_requests
 from converter.outputs import check_outputs, write_atomic
-from converter.payload import write_requests
-from converter.pipeline import Options, convert
-from converter.read import dedupe_inputs
-from converter.review import write_review
+from converter.review.workbook import write_review
 
 OCODE = "tc09999001"
 TOKEN = "emulator-token"
@@ -394,7 +394,7 @@ def test_write_requests_is_atomic_and_undoes_a_failed_run(here: Path, monkeypatc
             raise OSError(28, "No space left on device")
         write_atomic(path, data, mode)
 
-    monkeypatch.setattr("converter.payload.write_atomic", failing)
+    monkeypatch.setattr("converter.fx.bodies.write_atomic", failing)
     with pytest.raises(ConverterError) as caught:
         write_requests([*requests, *requests], folder)
     assert str(caught.value) == (f"{folder}: 送信内容を書き出せません (No space left on device)。"
@@ -408,10 +408,10 @@ def test_write_requests_is_atomic_and_undoes_a_failed_run(here: Path, monkeypatc
 
 def test_one_private_file_writer(tmp_path: Path) -> None:
     """masters and suggest write through the same helper as review and payload (outputs)."""
-    import converter.masters
-    import converter.suggest
+    import converter.config.suggest
+    import converter.fx.masters
 
-    assert converter.masters.write_atomic is write_atomic is converter.suggest.write_atomic
+    assert converter.fx.masters.write_atomic is write_atomic is converter.config.suggest.write_atomic
     target = tmp_path / "x.json"
     target.write_bytes(b"old")
     target.chmod(0o644)

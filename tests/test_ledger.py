@@ -1,4 +1,4 @@
-"""Tests for converter.ledger: ids, statuses, durability, the run lock and crash safety.
+"""Tests for converter.ledger.ledger: ids, statuses, durability, the run lock and crash safety.
 
 The transition rules as a model, and the storage of requests as batches: test_ledger_rules.py.
 """
@@ -22,17 +22,17 @@ import pandas as pd
 import pytest
 from ledger_helpers import OCODE, doc, ledger_fixture, path_fixture, statuses  # noqa: F401 (fixtures)
 
-from converter.corrections import plan_documents
+from converter.convert.pipeline import Conversion
 from converter.errors import LedgerDamaged, LedgerError, LedgerLocked
-from converter.ledger import (
+from converter.ledger.ledger import (
     STATUS_LABELS,
     DocumentInfo,
     Ledger,
     default_ledger_path,
     document_key,
 )
-from converter.ledger_numbering import ID_SPAN
-from converter.pipeline import Conversion
+from converter.ledger.numbering import ID_SPAN
+from converter.sync.plan import plan_documents
 
 ROOT = Path(__file__).resolve().parents[1]
 FY = 2023  # the fiscal year of doc()'s date (2024-01-31, 会計期間 from April)
@@ -354,7 +354,7 @@ def test_files_are_user_only(path: Path) -> None:
 # ------------------------------------------------------------------------------------- lock
 HOLDER = """
     import sys, time
-    from converter.ledger import Ledger
+    from converter.ledger.ledger import Ledger
     led = Ledger.open(sys.argv[1], ocode="12345", operator="holder", lock=True)
     print("locked", flush=True)
     time.sleep(60)
@@ -397,7 +397,7 @@ def test_lock_within_one_process_and_nesting(path: Path) -> None:
 # ------------------------------------------------------------------------------------- crashes
 CRASH_MID_WRITE = """
     import os, signal, sys
-    from converter.ledger import DocumentInfo, Ledger
+    from converter.ledger.ledger import DocumentInfo, Ledger
     led = Ledger.open(sys.argv[1], ocode="12345")
     led.assign_ids([DocumentInfo("first", "h")])
     conn = led._conn
@@ -426,7 +426,7 @@ def test_crash_mid_transaction_leaves_ledger_consistent(path: Path) -> None:
 
 CRASH_AFTER_SENDING = """
     import os, signal, sys
-    from converter.ledger import DocumentInfo, Ledger
+    from converter.ledger.ledger import DocumentInfo, Ledger
     led = Ledger.open(sys.argv[1], ocode="12345", lock=True)
     led.assign_ids([DocumentInfo("a", "h"), DocumentInfo("b", "h")])
     led.mark_sending(["a", "b"])

@@ -1,4 +1,4 @@
-"""Tests for converter.ledger against an independent model of its rules: random transition
+"""Tests for converter.ledger.ledger against an independent model of its rules: random transition
 sequences, on single documents and on groups sent together as one batch (ledger_batches), must
 read back as one row per document would; plus how a batch is stored and old ledgers migrated."""
 
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from ledger_helpers import OCODE, doc, ledger_fixture, new_ledger, path_fixture, statuses  # noqa: F401 (fixtures)
 
 from converter.errors import LedgerError
-from converter.ledger import STATUS_LABELS, Answers, DocumentInfo, Ledger
-from converter.ledger_numbering import ID_SPAN
+from converter.ledger.ledger import STATUS_LABELS, Answers, DocumentInfo, Ledger
+from converter.ledger.numbering import ID_SPAN
 
 LEGAL = {  # independent statement of the rules: operation → (allowed from, status after)
     "send": ({"pending", "error"}, "sending"),

@@ -26,12 +26,12 @@ from fault_helpers import ROOT, EmulatorProcess, child_env, converter
 from ledger_helpers import new_ledger
 
 from converter.cli import main
-from converter.emulator import Emulator
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
 from converter.errors import LedgerDamaged, LedgerLocked, LedgerMissing
-from converter.ledger import Ledger
-from converter.ledger_safety import backups, newest_backup
-from converter.pipeline import Options
-from converter.upload import upload_files
+from converter.ledger.ledger import Ledger
+from converter.ledger.safety import backups, newest_backup
+from converter.sync.upload import upload_files
 
 OCODE = "tc09999001"
 
@@ -187,7 +187,7 @@ def test_a_ledger_of_another_company_is_refused(fx: EmulatorProcess, tmp_path: P
 
 HOLD = """
 import sys, time
-from converter.ledger import Ledger
+from converter.ledger.ledger import Ledger
 with Ledger.open(sys.argv[1], ocode=sys.argv[2], operator="holder", lock=True):
     print("locked", flush=True)
     time.sleep(60)
@@ -482,7 +482,7 @@ def test_ledger_init_interrupted_halfway_leaves_nothing_and_can_run_again(tmp_pa
     ledger = tmp_path / "ledgers" / f"{OCODE}.sqlite"
     script = (
         "import os, sys\n"
-        "import converter.ledger_records as records\n"
+        "import converter.ledger.records as records\n"
         "def killed(conn, ocode):\n"
         "    os._exit(137)  # as kill -9 would, after the file and some of its tables exist\n"
         "records.init_meta = killed\n"

@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from conftest import MAPPINGS, SAMPLES, make_mappings, sale
 
 from converter.cli import main
-from converter.config import load_settings
-from converter.emulator import Emulator, load_seed
+from converter.config.settings import load_settings
+from converter.convert.masters_check import apply_masters
+from converter.convert.pipeline import convert
+from converter.emulator.server import Emulator, load_seed
 from converter.errors import ConfigError, FXAPIError, FXAuthError, FXFormatError, FXResponseError, Problem
-from converter.fxapi import FXClient, RetryPolicy
-from converter.masters import MasterData, cache_path, load_masters, pull_masters
-from converter.masters_check import apply_masters
-from converter.pipeline import convert
+from converter.fx.client import FXClient, RetryPolicy
+from converter.fx.masters import MasterData, cache_path, load_masters, pull_masters
 
 WriteCsv = Callable[..., Path]
 TOKEN = "emulator-token"

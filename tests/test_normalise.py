@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from converter.normalise import to_amount, to_date
+from converter.convert.normalise import to_amount, to_date
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_bad_dates_are_flagged(text: str) -> None:
 def test_by_value_keeps_missing_values_apart_from_text(dtype: object) -> None:
     """Each distinct value is parsed once; NaN (an empty Excel cell) is a value of its own, whatever
     path the factorization takes for the column's dtype."""
-    from converter.normalise import by_value, trim
+    from converter.convert.normalise import by_value, trim
 
     column = pd.Series([" 売上", None, "売上", "nan", None, "仕入 "], dtype=dtype)  # type: ignore[call-overload]
     (trimmed,) = by_value(column, lambda u: (trim(u),))

@@ -28,14 +28,15 @@ from click.testing import CliRunner
 from conftest import HEADER, make_mappings
 from ledger_helpers import new_ledger
 
-from converter import upload as upload_module
-from converter.cli import format_upload, main
-from converter.emulator import DEFAULT_TOKEN, Emulator, EmulatorServer
-from converter.ledger import DocumentInfo, Ledger
-from converter.ledger_numbering import ID_CHECK, NUMBERING_SCHEMA, fiscal_year
-from converter.ledger_records import SCHEMA
-from converter.pipeline import Options
-from converter.upload import STORM_LIMIT, upload_files
+from converter.cli import main
+from converter.cli.reports import format_upload
+from converter.convert.pipeline import Options
+from converter.emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+from converter.ledger.ledger import DocumentInfo, Ledger
+from converter.ledger.numbering import ID_CHECK, NUMBERING_SCHEMA, fiscal_year
+from converter.ledger.records import SCHEMA
+from converter.sync import upload as upload_module
+from converter.sync.upload import STORM_LIMIT, upload_files
 
 OCODE = "tc09999001"
 BAD_ACCOUNT = "雑収入"  # mapped to 4999: a code the emulator's masters (FX) do not know

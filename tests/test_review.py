@@ -14,9 +14,9 @@ from conftest import MAPPINGS, SAMPLES, sale
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from converter.pipeline import Conversion, convert
-from converter.review import SLIP_COLUMNS, write_review
-from converter.upload import FXMessage
+from converter.convert.pipeline import Conversion, convert
+from converter.review.workbook import SLIP_COLUMNS, write_review
+from converter.sync.upload import FXMessage
 
 SHEETS = ["サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ"]
 COL = {c.label: i + 1 for i, c in enumerate(SLIP_COLUMNS)}  # 1-based column of each 仕訳明細 field

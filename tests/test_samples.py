@@ -17,8 +17,8 @@ import pytest
 import yaml
 from conftest import MAPPINGS, ROOT, SAMPLES
 
+from converter.convert.pipeline import Options, convert
 from converter.errors import InputError
-from converter.pipeline import Options, convert
 
 GOLDEN = ROOT / "tests" / "golden"
 GOOD = {

@@ -16,7 +16,7 @@ from conftest import MAPPINGS, SAMPLES
 from ledger_helpers import new_ledger
 
 from converter.cli import main
-from converter.emulator import Emulator
+from converter.emulator.server import Emulator
 
 SAMPLE_SLIPS = {"jobcan-2026-10.csv": ("jobcan", 360), "jobcan-2026-10.xlsx": ("jobcan", 360),
                 "yayoi-2026-10.csv": ("yayoi", 40)}

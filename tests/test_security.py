@@ -37,13 +37,13 @@ from hypothesis import strategies as st
 from ledger_helpers import new_ledger
 
 from converter.cli import main
-from converter.emulator import Emulator
+from converter.convert.pipeline import Options, convert
+from converter.emulator.server import Emulator
 from converter.errors import ConfigError, ConverterError, FXAPIError
-from converter.fxapi import FXClient, RetryPolicy, check_base_url
-from converter.payload import write_requests
-from converter.pipeline import Options, convert
-from converter.review import write_review
-from converter.upload import FXMessage, upload_files
+from converter.fx.bodies import write_requests
+from converter.fx.client import FXClient, RetryPolicy, check_base_url
+from converter.review.workbook import write_review
+from converter.sync.upload import FXMessage, upload_files
 
 TOKEN = "tok-SECRET-1234-7f3a"
 WRONG_TOKEN = "tok-WRONG-5678-c9e1"

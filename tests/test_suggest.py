@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from conftest import MAPPINGS, SAMPLES, make_mappings, sale
 
 from converter.cli import main
-from converter.config import load_settings
-from converter.emulator import Emulator
-from converter.mapping import load_mappings
-from converter.masters import load_masters, pull_masters
-from converter.masters_check import apply_masters
-from converter.pipeline import convert
-from converter.suggest import Suggestion, _Index, entry_line, normalise_name, suggest, write_suggestions
+from converter.config.settings import load_settings
+from converter.config.suggest import Suggestion, _Index, entry_line, normalise_name, suggest, write_suggestions
+from converter.convert.mapping import load_mappings
+from converter.convert.masters_check import apply_masters
+from converter.convert.pipeline import convert
+from converter.emulator.server import Emulator
+from converter.fx.masters import load_masters, pull_masters
 
 WriteCsv = Callable[..., Path]
 SAMPLE = SAMPLES / "jobcan-2026-10.csv"

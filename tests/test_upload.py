@@ -18,12 +18,12 @@ from conftest import make_mappings, sale
 from ledger_helpers import new_ledger
 
 from converter.cli import main
-from converter.emulator import Emulator
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
 from converter.errors import ConfigError, FXAuthError, LedgerLocked, ProblemsFound
-from converter.fxapi import FXClient, RetryPolicy
-from converter.ledger import Ledger
-from converter.pipeline import Options
-from converter.upload import UploadReport, upload_files
+from converter.fx.client import FXClient, RetryPolicy
+from converter.ledger.ledger import Ledger
+from converter.sync.upload import UploadReport, upload_files
 
 OCODE = "tc09999001"
 WriteCsv = Callable[..., Path]
@@ -204,7 +204,7 @@ def test_journo_is_issued_from_the_ledger_unless_fx_numbers(write_csv: WriteCsv,
     upload_files([write_csv(month(4), name="more.csv")], mappings, Options(), ledger_path=tmp_path / "a.sqlite",
                  transport=manual)
     assert [s["journo"] for s in manual.bodies[-1]["slips"]] == ["4"]  # type: ignore[index]
-    seed = json.loads((Path(__file__).parent.parent / "converter/data/emulator_seed.json").read_text("utf-8"))
+    seed = json.loads((Path(__file__).parent.parent / "converter/emulator/data/emulator_seed.json").read_text("utf-8"))
     seed["inpjourconfig"]["is_auto_numbering_journo"] = True
     auto = Recording(Emulator(seed))
     upload_files([path], mappings, Options(), ledger_path=tmp_path / "b.sqlite", transport=auto)

@@ -1,6 +1,6 @@
 """The upload loop's per-request work: same bytes, same ledger, fewer steps (no timing asserted).
 
-The request bodies are joined from slip texts cut once from :mod:`converter.payload`'s bodies;
+The request bodies are joined from slip texts cut once from :mod:`converter.fx.bodies`'s bodies;
 these tests hold them to what ``json.dumps`` of the slip dicts gave before, count the ledger's
 commits per request, and check that the 連携中 mark (with the 伝票番号 in the body) is durable
 before the POST.
@@ -20,12 +20,12 @@ import pytest
 from fault_helpers import EMULATOR_TOKEN, MAPPINGS, ROOT
 from ledger_helpers import new_ledger
 
-from converter.emulator import Emulator
-from converter.ledger import Ledger
-from converter.payload import Request, iter_requests
-from converter.pipeline import Options
-from converter.upload import FXMessage, SlipText, _cut, upload_files
-from converter.upload_lines import LineIndex, ledger_texts
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
+from converter.fx.bodies import Request, iter_requests
+from converter.ledger.ledger import Ledger
+from converter.sync.trace import LineIndex, ledger_texts
+from converter.sync.upload import FXMessage, SlipText, _cut, upload_files
 
 OCODE = "tc09999001"
 TRICKY_MEMOS = ['引用"符号" と \\円記号\\', ']},{"ymd_tr":"2026-10-01","journo_read":"0"', "タブ\tと改行なし"]

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # conftest: the CS
 
 from conftest import make_mappings, sale, to_csv
 
-from converter.emulator import Emulator
-from converter.pipeline import Options
-from converter.upload import upload_files
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
+from converter.sync.upload import upload_files
 
 
 def main(target: Path) -> None:

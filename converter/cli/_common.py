@@ -1,0 +1,163 @@
+"""What every command shares: the error trap, shared options, opening the ledger.
+
+Exit codes: 0 success, 1 problems in the data (or documents needing attention: 変更あり, 要確認, a
+--corrections run held back by the mass-change guard — nothing sent, re-run with --yes), 2 usage,
+configuration or authentication errors. Reports go to stdout, messages to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from converter.cli import ci_formats
+from converter.cli.reports import format_problem
+from converter.config.settings import load_settings
+from converter.convert.pipeline import Conversion, Options, convert
+from converter.convert.slips import Filters
+from converter.errors import ConverterError, LedgerMissing, ProblemsFound
+from converter.ledger.ledger import Ledger, default_ledger_path
+from converter.ledger.safety import init_command
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Library errors become one clean message and their exit code — never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ProblemsFound as err:
+            click.echo("\n".join(["  " + format_problem(p) for p in err.problems]))
+            click.echo(f"エラー: {err}。check で確認し、直してから送信してください", err=True)
+            sys.exit(err.exit_code)
+        except ConverterError as err:
+            click.echo(f"エラー: {err}", err=True)
+            sys.exit(err.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`converter history | head`): not an error of ours or the user's.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
+        except Exception as err:
+            # A bug of ours: say so plainly; the traceback is for us (CONVERTER_DEBUG=1).
+            if os.environ.get("CONVERTER_DEBUG"):
+                raise
+            click.echo(
+                f"内部エラー: {type(err).__name__}: {err}\n"
+                "変換ツールの不具合です。入力ファイルは変更されていません。"
+                "CONVERTER_DEBUG=1 を付けて再実行した出力を添えて報告してください",
+                err=True,
+            )
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(v.strip() for v in value.replace("、", ",").split(",") if v.strip())
+
+
+def conversion_options(func: F) -> F:
+    """Options shared by every command that reads exports."""
+    decorators = [
+        # Kept as typed (not pathlib.Path, which drops "./"): a file given twice is named as spelled.
+        click.argument("inputs", nargs=-1, required=True, type=click.Path()),
+        click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path),
+                     default=Path("mappings"), show_default=True,
+                     help="Folder with settings.yaml, the mapping tables and profiles/."),
+        click.option("--profile", default="jobcan", show_default=True,
+                     help="Input layout: jobcan, yayoi or a profile in MAPPINGS/profiles/."),
+        click.option("--sheet", default=None, help="Excel sheet to read (default: the first)."),
+        click.option("--kinds", default=None,
+                     help="Only these 取引種別, comma separated (出力取引), e.g. 売上,入金."),
+        click.option("--closed-only", is_flag=True, help="Only 締切済 documents (締切済の取引のみ)."),
+        click.option("--exclude-status", default=None,
+                     help="Leave out documents with these ステータス, e.g. 破棄,失注."),
+        click.option("--truncate-memo", is_flag=True,
+                     help="Cut 摘要 to FX's 80-column limit instead of reporting it (each cut listed)."),
+        click.option("--no-masters", is_flag=True,
+                     help="Skip the checks against the FX master cache (MAPPINGS/masters/<ocode>.json)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def ledger_options(func: F) -> F:
+    decorators = [
+        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
+                     help="Ledger file (default: ledgers/<ocode>.sqlite next to the mappings folder)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def conversion_from(profile: str, sheet: str | None, kinds: str | None, closed_only: bool,
+             exclude_status: str | None, truncate_memo: bool, no_masters: bool = False,
+             content_hashes: bool = True, hash_only: Callable[[pd.Series], np.ndarray] | None = None,
+             **_: Any) -> Options:
+    filters = Filters(split_list(kinds), closed_only, split_list(exclude_status))
+    return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
+                   use_masters=not no_masters, content_hashes=content_hashes, hash_only=hash_only)
+
+
+def run_conversion(inputs: tuple[str, ...], mappings_dir: Path, **options: Any) -> Conversion:
+    return convert(list(inputs), mappings_dir, conversion_from(**options))
+
+
+def format_option(func: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(ci_formats.FORMATS), default="text", show_default=True,
+        help="Report format: text; json (schema in the README); github (workflow commands: each problem"
+             " annotated on its file and line); junit (JUnit XML, one test case per file).")(func)
+
+
+def ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | None:
+    """The ledger preview compares with; None when settings.yaml cannot say (convert reports why)."""
+    if ledger_path is not None:
+        return ledger_path
+    try:
+        return default_ledger_path(mappings_dir, load_settings(mappings_dir).ocode)
+    except ConverterError:
+        return None
+
+
+class KnownIn:
+    """Which of the conversion's documents (by key) ``ledger`` has records of: asked once, while
+    converting (only those are hashed), and kept for planning (each lookup is ~0.5 s a million keys)."""
+
+    def __init__(self, ledger: Path, mappings_dir: Path) -> None:
+        self.ledger, self.mappings_dir = ledger, mappings_dir
+        self.found: set[str] | None = None  # None until asked
+
+    def __call__(self, keys: pd.Series) -> np.ndarray:
+        with Ledger.open(self.ledger, ocode=load_settings(self.mappings_dir).ocode, readonly=True) as book:
+            self.found = book.known(keys.dropna().unique().tolist())
+        return keys.isin(self.found).to_numpy()
+
+
+def open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:
+    settings = load_settings(mappings_dir)
+    path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)
+    if not path.exists():
+        raise LedgerMissing(str(path), init_command=init_command(mappings_dir, ledger_path))
+    return Ledger.open(path, ocode=settings.ocode, lock=lock, readonly=not lock,
+                       fiscal_year_start=settings.fiscal_year_start)

@@ -1,0 +1,91 @@
+"""Commands ``converter check`` and ``converter preview``: convert without sending."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from converter.cli._common import (
+    KnownIn,
+    conversion_options,
+    format_option,
+    handle_errors,
+    ledger_options,
+    ledger_to_compare,
+    run_conversion,
+)
+from converter.cli.reports import format_report, format_upload, render
+from converter.config.check import error_problems
+from converter.errors import ConfigError, InputError
+from converter.fx.bodies import write_requests
+from converter.outputs import check_outputs
+from converter.sync.upload import correction_rows, correction_status
+
+
+@click.command()
+@conversion_options
+@format_option
+@handle_errors
+def check(fmt: str, **kwargs: Any) -> None:
+    """Check exports and mappings; exit 1 if anything would stop an upload."""
+    try:
+        result = run_conversion(content_hashes=False, **kwargs)
+    except (ConfigError, InputError) as err:
+        if fmt not in ("github", "junit"):
+            raise
+        # CI: settings/mapping problems annotated on their YAML lines (as mappings check does), an
+        # unreadable export on its file; exit code as in text.
+        click.echo(render(fmt, "converter check", [], error_problems(err), [], None, {}))
+        click.echo(f"エラー: {err}", err=True)
+        sys.exit(err.exit_code)
+    if fmt == "text":
+        click.echo(format_report(result))
+    else:
+        files = [f.path for f in result.files] or list(kwargs["inputs"])
+        click.echo(render(fmt, "converter check", files, result.problems, result.notices, result.unchecked,
+                          result.summary()))
+        if fmt != "json":
+            click.echo(f"エラー {len(result.problems)} 件 / お知らせ {len(result.notices)} 件", err=True)
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command()
+@conversion_options
+@click.option("--payload-dir", type=click.Path(path_type=Path), default=None,
+              help="Write request-0001.json … exactly as they would be POSTed.")
+@click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
+              help="Write the review workbook (review.xlsx), also when there are problems.")
+@ledger_options
+@handle_errors
+def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
+    """Dry run: show what would be sent, write the review workbook and the request bodies."""
+    ledger = ledger_to_compare(ledger_path, kwargs["mappings_dir"])
+    check_outputs(review=review_path, payload_dir=payload_dir, inputs=kwargs["inputs"], ledger=ledger)
+    # Content hashes are only compared with a ledger: a company's first preview needs none, and a
+    # later one only those of the documents the ledger has.
+    compare = ledger is None or ledger.exists()
+    known = KnownIn(ledger, kwargs["mappings_dir"]) if ledger is not None and ledger.exists() else None
+    result = run_conversion(content_hashes=compare, hash_only=known, **kwargs)
+    click.echo(format_report(result))
+    # With a ledger, preview also says which uploaded documents changed or vanished since.
+    status = None
+    if compare and ledger is not None:
+        status = correction_status(result, ledger, known.found if known is not None else None)
+    if status is not None and (status.changed or status.deleted):
+        click.echo(format_upload(status))
+    if review_path is not None:
+        from converter.review.workbook import (
+            write_review,  # openpyxl only when a workbook is asked for: check starts faster
+        )
+
+        write_review(result, review_path, corrections=correction_rows(status) if status else None)
+        click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
+    if result.ok and payload_dir is not None:
+        # Built while written (a big month's bodies need not all sit in memory), unless the review
+        # workbook has built them already.
+        paths = write_requests(result.requests if review_path is not None else result.iter_requests(), payload_dir)
+        click.echo(f"送信内容を {len(paths)} ファイルに書き出しました: {payload_dir}", err=True)
+    sys.exit(0 if result.ok else 1)

@@ -1,0 +1,111 @@
+"""Text reports of the commands: a conversion, an upload, a check's findings, CI formats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from converter.cli import ci_formats
+from converter.convert.pipeline import Conversion
+from converter.errors import Problem
+from converter.sync.upload import UploadReport
+
+
+def render(fmt: str, suite: str, files: list[str], problems: Sequence[Problem], notices: Sequence[Problem],
+           unchecked: Problem | None, summary: dict[str, int]) -> str:
+    """The json, github or junit report (text has its own formatter per command)."""
+    if fmt == "json":
+        return json.dumps({
+            "problems": [p.as_dict() for p in problems],
+            "notices": [p.as_dict() for p in notices],
+            "unchecked": [unchecked.as_dict()] if unchecked else [],
+            "summary": summary,
+        }, ensure_ascii=False, indent=2)
+    if fmt == "github":
+        return ci_formats.github(problems, notices, unchecked)
+    return ci_formats.junit(suite, files, problems)
+
+
+def format_upload(report: UploadReport) -> str:
+    head = "送信予定 (--dry-run、何も送信・記録していません)" if report.dry_run else "送信結果"
+    lines = [f"{head}: 送信対象 {len(report.to_send)} 件 / 送信 {report.requests} 回"]
+    if not report.dry_run:
+        lines.append(f"連携完了 {len(report.sent)} 件 / エラー {len(report.errors)} 件 / "
+                     f"要確認 {len(report.unknown)} 件")
+    lines.append(f"連携済みのためスキップ {len(report.already_done)} 件")
+    for key in report.recovered:
+        lines.append(f"要確認: {key} — 前回の処理が送信中に中断しました。FX を確認して converter resolve してください")
+    for key in report.still_unknown:
+        lines.append(f"要確認: {key} — 未解決です。FX を確認して converter resolve {key!r} --sent/--not-sent")
+    for key in report.changed:
+        lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません"
+                     " (--corrections で取消と訂正後の仕訳を送れます)")
+    for key in report.deleted:
+        lines.append(f"削除あり: {key} — 連携済みの帳票が書出から消えました (--corrections で取消仕訳を送れます)")
+    for key in report.duplicates:
+        lines.append(f"二重登録の疑い: {key} — 台帳の形式更新で、取引日だけが違う同じ帳票の 2 件目として"
+                     "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の"
+                     "取消仕訳を送れます。converter history で経緯を確認できます)")
+    for key in report.corrected:
+        lines.append(f"訂正済み: {key} — 取消仕訳{'' if key in report.withdrawn else 'と訂正後の仕訳'}を送信しました")
+    for m in report.messages:
+        where = f" ({m.file}:{m.row}行)" if m.row else ""
+        label = "FX エラー" if m.kind == "error" else "FX みなし処理"
+        lines.append(f"{label}: {m.doc_no} 連携番号 {m.journo_read}{where}: {m.content}")
+    if report.held is not None:
+        lines.append(("(--dry-run: 送信するときは次のとおり保留されます) " if report.dry_run else "")
+                     + report.held.message())
+    if report.stop is not None:
+        lines += format_stop(report)
+    return "\n".join(lines)
+
+
+def format_stop(report: UploadReport) -> list[str]:
+    """Why the run ended early, what it left 連携待ち and what to fix."""
+    stop = report.stop
+    assert stop is not None
+    left = f"未送信のまま連携待ちの帳票 {len(report.left_pending)} 件"
+    if stop.kind == "storm":
+        return [f"送信を中止しました: FX が同じ理由で {stop.requests} 回続けて要求を拒否しました — {stop.reason}",
+                f"FX が指摘した帳票はエラーにしました。{left}。",
+                "直し方: converter masters pull で FX のマスターを取り込み、converter check でコードを確認し、"
+                "mappings の表を直してから converter upload を再実行してください (エラーの帳票も送り直します)"]
+    return [f"送信を中止しました: FX が要求を拒否しました — {stop.reason}",
+            f"それまでの送信結果は上のとおりです。{left}。トークン・権限を確かめてから再実行してください"]
+
+
+def format_problem(p: Problem) -> str:
+    value = f" 値「{p.value}」" if p.value else ""
+    return f"{p.location()}{value}: {p.message} [{p.rule}]"
+
+
+def format_report(result: Conversion) -> str:
+    s = result.summary()
+    lines = []
+    for f in result.files:
+        lines.append(f"入力: {f.path} ({f.rows} 行, {f.encoding}, プロファイル {f.profile})")
+    lines.append(
+        f"帳票 {s['documents']} 件 / 仕訳 {s['slips']} 件 / 明細 {s['detail_lines']} 行 / "
+        f"送信 {s['requests']} 回分 / スキップ {s['skipped']} 件 (うち 0円 {s['skipped_zero_yen']} 件)"
+    )
+    lines.append(f"借方合計 {s['debit_total']:,} / 貸方合計 {s['credit_total']:,}")
+    for row in result.skipped.itertuples(index=False):
+        lines.append(f"スキップ: {row.kind} {row.doc_no} {row.date} — {row.reason}")
+    lines += findings_lines(result.notices, result.unchecked, result.problems,
+                            problems_title=f"エラー {len(result.problems)} 件 — 送信できません:",
+                            clean="問題はありません — 送信可能")
+    return "\n".join(lines)
+
+
+def findings_lines(notices: Sequence[Problem], unchecked: Problem | None, problems: Sequence[Problem], *,
+                   problems_title: str, clean: str) -> list[str]:
+    """What a check found, as every check's text report ends: お知らせ, 未確認, then エラー or ``clean``."""
+    lines = ["お知らせ: " + format_problem(n) for n in notices]
+    if unchecked is not None:
+        lines.append(f"未確認: {unchecked.message} [{unchecked.rule}]")
+    if problems:
+        lines.append(problems_title)
+        lines += ["  " + format_problem(p) for p in problems]
+    else:
+        lines.append(clean)
+    return lines

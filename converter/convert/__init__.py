@@ -1,0 +1,1 @@
+"""The conversion: read → normalise → map → masters check → validate → detail lines and slips."""

@@ -1,0 +1,1 @@
+"""Towards FX cloud: the HTTP client, the slips/import request bodies, the master data."""

@@ -1,0 +1,1 @@
+"""The review workbook: the accountant's dry-run spreadsheet, filed with the month."""
