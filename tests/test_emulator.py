@@ -18,8 +18,8 @@ import httpx
 import pytest
 from conftest import EMULATOR_HEADERS, EMULATOR_IMPORT, EMULATOR_PREFIX
 
+from converter.emulator.fields import INFO_NO_DEP, INFO_NO_TAX, MSG_PARSE, text_width
 from converter.emulator.server import Emulator, EmulatorServer, load_seed
-from converter.emulator.slips import INFO_NO_DEP, INFO_NO_TAX, MSG_PARSE, text_width
 
 HEADERS = EMULATOR_HEADERS
 PREFIX = EMULATOR_PREFIX

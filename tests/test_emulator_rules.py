@@ -18,8 +18,8 @@ from conftest import sale as conftest_sale
 from ledger_helpers import new_ledger
 
 from converter.cli import main
+from converter.emulator.fields import DOCUMENTED, INFO_NO_DEP, OWN_MESSAGES
 from converter.emulator.server import Emulator, load_seed
-from converter.emulator.slips import DOCUMENTED, INFO_NO_DEP, OWN_MESSAGES
 from converter.errors import FXAPIError
 from converter.fx.client import FXClient
 from converter.ledger.ledger import Ledger

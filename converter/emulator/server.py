@@ -13,7 +13,8 @@ Public API: ``Emulator`` (``.handle``, ``.transport``, ``.serve``, ``.stored_sli
 ``EmulatorServer`` (``.url``, ``.host``, ``.port``, ``.shutdown()``, context manager),
 ``run_server`` (prints one stderr line ``fx-emulator listening on http://HOST:PORT (...)``, then
 serves until Ctrl-C/SIGTERM), ``Faults``, ``load_seed``. Seed data and the GET endpoints live in
-:mod:`converter.emulator.masters`; the slips/import rules in :mod:`converter.emulator.slips`.
+:mod:`converter.emulator.masters`; the slips/import rules in :mod:`converter.emulator.slips`
+(detail lines: :mod:`converter.emulator.details`; labels and texts: :mod:`converter.emulator.fields`).
 
 Behaviour: Bearer token or 401; ``Accept`` must list application/json, and ``Content-Type``
 (required on POST, checked on GET when sent) must be application/json, else 406; unknown
@@ -25,7 +26,7 @@ gets 403 on slips/import, and so does an import that would add a 部門/取引�
 主たる事業区分, 証憑番号数字のみ, update rights). slips/import answers 400 listing every error
 of every slip (nothing stored), or 201 with ``informations`` for みなし処理 — the key is omitted
 when there is nothing to say. Texts the reference documents are used verbatim; the others are
-in ``OWN_MESSAGES`` (here and in :mod:`converter.emulator.slips`). Bad query parameters on master endpoints get
+in ``OWN_MESSAGES`` (here and in :mod:`converter.emulator.fields`). Bad query parameters on master endpoints get
 ``400 {"status":400,"errors":[{"message"}]}`` (not in the reference). Customers ``offset`` is
 0-based, ``limit`` 1..1000.
 
@@ -65,6 +66,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
+from converter.emulator.fields import MSG_PARSE
 from converter.emulator.masters import (
     GET_ENDPOINTS,
     MSG_404,
@@ -75,7 +77,7 @@ from converter.emulator.masters import (
     parse_ymd,
     synthetic_customers,
 )
-from converter.emulator.slips import MSG_PARSE, check_request, parse_body
+from converter.emulator.slips import check_request, parse_body
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_TOKEN", "SEED_PATH", "Emulator", "EmulatorResponse",
            "EmulatorServer", "Faults", "load_seed", "run_server", "synthetic_customers"]
