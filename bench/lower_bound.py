@@ -18,7 +18,7 @@ Each measurement runs in its own child process, as in ``run.py``, on the same ca
 the targets' 1.5× and 2.0× after them is what the real stages (parsing values, checks, mapping,
 slips, numbering, the document table, problem reports) would have to fit in.
 
-    .venv/bin/python bench/lower_bound.py [--sizes 1000000] [--repeat 2]
+    .venv/bin/python bench/lower_bound.py [--sizes 1000000] [--repeat 2] [--month standard|unique]
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import FLOOR_CODE, ROOT, Run, export_file, run_child
+from months import MONTHS, export_file
+from run import FLOOR_CODE, ROOT, Run, run_child
 
 READ_CODE = """
 import sys
@@ -97,13 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     ap.add_argument("--sizes", default="1000000", help="source rows per export, comma separated")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--month", choices=MONTHS, default="standard", help="which generated month (bench/months.py)")
     ap.add_argument("--workdir", type=Path, default=ROOT / "bench" / ".work")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"{'N':>9}  {'what':<8} {'wall s':>7} {'× floor':>8} {'RSS MB':>7}")
     for n in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as bodies:
-            runs = measure(export_file(args.workdir, n, 1, 0.07), args.repeat, Path(bodies))
+            runs = measure(export_file(args.workdir, n, 1, 0.07, args.month), args.repeat, Path(bodies))
         floor = runs["floor"].wall
         for name, run in runs.items():
             print(f"{n:>9,}  {name:<8} {run.wall:>7.2f} {run.wall / floor:>7.2f}× {run.rss_mb:>7.0f}")
