@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-__all__ = ["JST", "in_japan", "now", "stamp"]
+__all__ = ["JST", "in_japan", "now", "shown", "stamp"]
 
 JST: Final = timezone(timedelta(hours=9), "JST")
 
@@ -33,3 +33,15 @@ def in_japan(text: str) -> str:
     except ValueError:
         return text
     return stamp(moment) if moment.tzinfo is not None else text
+
+
+def shown(text: str) -> str:
+    """A stored ISO time as the accountant reads it: Japan time, ``2026-10-31 09:05:00`` (the
+    header says 日本時間); text that is not a time is shown as it is."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(JST)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

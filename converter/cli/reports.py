@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 from converter.cli import ci_formats
+from converter.cli.table import table
 from converter.convert.pipeline import Conversion
 from converter.errors import Problem
+from converter.ledger.unresolved import ORIGIN_LABELS
+from converter.messages import UNRESOLVED_NEXT_STEP
 from converter.sync.upload import UploadReport
+
+#: 要確認 documents listed in the upload summary (all of them: history, the workbook's 要確認 sheet).
+UNRESOLVED_SHOWN = 20
 
 
 def render(fmt: str, suite: str, files: list[str], problems: Sequence[Problem], notices: Sequence[Problem],
@@ -31,12 +38,9 @@ def format_upload(report: UploadReport) -> str:
     lines = [f"{head}: 送信対象 {len(report.to_send)} 件 / 送信 {report.requests} 回"]
     if not report.dry_run:
         lines.append(f"連携完了 {len(report.sent)} 件 / エラー {len(report.errors)} 件 / "
-                     f"要確認 {len(report.unknown)} 件")
+                     f"要確認 {unresolved_count(report)} 件")
     lines.append(f"連携済みのためスキップ {len(report.already_done)} 件")
-    for key in report.recovered:
-        lines.append(f"要確認: {key} — 前回の処理が送信中に中断しました。FX を確認して converter resolve してください")
-    for key in report.still_unknown:
-        lines.append(f"要確認: {key} — 未解決です。FX を確認して converter resolve {key!r} --sent/--not-sent")
+    lines += unresolved_lines(report)
     for key in report.changed:
         lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません"
                      " (--corrections で取消と訂正後の仕訳を送れます)")
@@ -58,6 +62,36 @@ def format_upload(report: UploadReport) -> str:
     if report.stop is not None:
         lines += format_stop(report)
     return "\n".join(lines)
+
+
+def unresolved_count(report: UploadReport) -> int:
+    """要確認 after the run: this run's, a killed run's and those left from earlier runs."""
+    return len(report.unknown) + len(report.recovered) + len(report.still_unknown)
+
+
+def unresolved_lines(report: UploadReport, limit: int = UNRESOLVED_SHOWN) -> list[str]:
+    """The 要確認 documents (the first ``limit``, then how many more) and the next step in one line."""
+    total = unresolved_count(report)
+    if not total:
+        return []
+    origins: Counter[str] = Counter(u.origin for u in report.attention)
+    where = "・".join(f"{label} {origins[o]} 件" for o, label in ORIGIN_LABELS.items() if origins[o])
+    lines = [f"要確認 {total} 件{f' ({where})' if where else ''} — FX に登録されたか分からないため、"
+             "自動では再送しません:"]
+    if report.attention:
+        rows = [[u.key, str(u.number), str(u.journo or "-"), u.ymd or "-", f"{u.amount:,}",
+                 u.reason.split("。")[0]]
+                for u in report.attention[:limit]]
+        lines += table(["帳票キー", "連携番号", "伝票番号", "取引日", "金額", "何が起きたか"], rows,
+                       ["<", ">", ">", "<", ">", "<"], indent=2)
+        lines = lines[:1] + ["  " + line for line in lines[1:]]
+    else:
+        lines += [f"  {key}" for key in [*report.unknown, *report.recovered, *report.still_unknown][:limit]]
+    if total > limit:
+        lines.append(f"  … ほか {total - limit} 件 (全件: converter history --status 要確認、"
+                     "確認用ブック (-o) の要確認シート)")
+    lines.append(UNRESOLVED_NEXT_STEP)
+    return lines
 
 
 def format_stop(report: UploadReport) -> list[str]:

@@ -244,6 +244,27 @@ class Ledger(LedgerFile):
                 f" b.answer_event) WHERE m.journo_read IN ({ids}) ORDER BY 1", (key,)).fetchall()
         return Overlays(self._conn).events(rows)
 
+    def requests_of(self, keys: Iterable[str]) -> dict[str, tuple[int, str, int]]:
+        """The request each document was last sent in: (its batch id, when it was sent, how many
+        documents it carried). Documents never sent in a batch (or sent before ledger version 3)
+        are left out."""
+        wanted = list(dict.fromkeys(keys))
+        last: dict[str, int] = {}
+        for part in chunks(wanted):
+            marks = ",".join("?" * len(part))
+            last.update(self._conn.execute(
+                "SELECT d.key, MAX(m.batch) FROM documents d JOIN members m ON m.journo_read = d.journo_read"
+                f" WHERE d.key IN ({marks}) GROUP BY d.key", tuple(part)).fetchall())
+        batches = sorted(set(last.values()))
+        sent: dict[int, tuple[str, int]] = {}
+        for ids in chunks(batches):
+            marks = ",".join("?" * len(ids))
+            for batch, at, size in self._conn.execute(
+                    "SELECT b.id, b.sent_at, json_array_length(d.keys) FROM batches b JOIN batch_docs d"
+                    f" ON d.batch = b.id WHERE b.id IN ({marks})", tuple(ids)):
+                sent[batch] = (at, size)
+        return {k: (b, *sent[b]) for k, b in last.items() if b in sent}
+
     def summary(self) -> dict[str, int]:
         """Count per status, every status present."""
         sql = f"SELECT COALESCE(b.status, d.status), COUNT(*) FROM documents d {STATE} GROUP BY 1"

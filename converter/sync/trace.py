@@ -46,6 +46,24 @@ class FXMessage(NamedTuple):
     row: int | None = None
 
 
+class RequestAnswer(NamedTuple):
+    """What FX answered one request of a run (the review workbook's FX応答 sheet lists each).
+
+    ``outcome`` as :class:`~converter.fx.client.ImportResult` has it: stored (201), rejected (400),
+    ambiguous (no answer after sending, or an undocumented status: 要確認), not_sent (FX surely
+    stored nothing: connect error, 503/429 after the retries). ``messages``: the slice of the
+    report's messages that belong to this request."""
+
+    number: int  # 1, 2, … within the run
+    outcome: str
+    status: int | None  # HTTP status, None without an answer
+    documents: int
+    first: int  # 連携番号 of its first and last document
+    last: int
+    message: str  # ours (no answer, busy …); FX's own messages are in ``messages``
+    messages: tuple[int, int]  # [start, end) in UploadReport.messages
+
+
 #: The document a slip of a request belongs to: its ledger key, 帳票番号 and journo_read.
 Owner = tuple[str, str, int]
 

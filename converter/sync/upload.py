@@ -23,7 +23,7 @@ import contextlib
 import json
 import re
 from collections import Counter, deque
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import accumulate
@@ -42,8 +42,9 @@ from converter.keys import slip_document
 from converter.ledger.ledger import Answers, DocumentInfo, Ledger, default_ledger_path
 from converter.ledger.numbering import number_of
 from converter.ledger.safety import guard, init_command
+from converter.ledger.unresolved import Origin, Unresolved, unresolved
 from converter.sync.plan import Held, Plan, mass_reversal, plan_documents, reversal_slips
-from converter.sync.trace import FXMessage, LineIndex, Owner, collector_paused, ledger_texts, trace
+from converter.sync.trace import FXMessage, LineIndex, Owner, RequestAnswer, collector_paused, ledger_texts, trace
 
 __all__ = ["FXMessage", "SlipText", "UploadReport", "correction_rows", "correction_status", "open_to_write", "send",
            "upload_files"]
@@ -96,6 +97,9 @@ class UploadReport:
     duplicates: tuple[str, ...] = ()
     stop: Stop | None = None  # the run ended early (see Stop)
     left_pending: tuple[str, ...] = ()  # not sent because the run stopped early (連携待ち)
+    #: Every 要確認 document after the run (unknown + recovered + still_unknown) with what to check in FX
+    attention: tuple[Unresolved, ...] = ()
+    answers: tuple[RequestAnswer, ...] = ()  # what FX answered each request, in order
 
     @property
     def needs_attention(self) -> bool:
@@ -198,7 +202,8 @@ def upload_files(
             report = _planned(plan, requests=_count_requests(conversion, ledger, plan),
                               held=None if yes else mass_reversal(plan, settings))
             kept = ledger.kept_by_upgrade()
-            return conversion, replace(report, duplicates=tuple(k for k in plan.deleted if k in kept))
+            return conversion, replace(report, duplicates=tuple(k for k in plan.deleted if k in kept),
+                                       attention=tuple(unresolved(ledger, plan.unknown)))
     token = token_from_env(token_env)
     http_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)) if timeout else None
     # Opening with the lock checks the ledger (integrity_check and its own rules): a damaged one
@@ -266,9 +271,11 @@ def send(
     held = None if yes else mass_reversal(plan, conversion.settings)
     kept = ledger.kept_by_upgrade()
     if held is not None:
+        still = tuple(k for k in plan.unknown if k not in recovered)
         return UploadReport(dry_run=False, to_send=plan.to_send, already_done=plan.done_same, changed=plan.changed,
-                            deleted=plan.deleted, still_unknown=tuple(k for k in plan.unknown if k not in recovered),
-                            recovered=recovered, held=held, duplicates=tuple(k for k in plan.deleted if k in kept))
+                            deleted=plan.deleted, still_unknown=still, recovered=recovered, held=held,
+                            duplicates=tuple(k for k in plan.deleted if k in kept),
+                            attention=_attention(ledger, (), recovered, still))
     where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
     keep = conversion.settings.ledger_backups
     if plan.units:  # a run that will send: a consistent copy of the ledger first (ledger_safety)
@@ -292,15 +299,25 @@ def send(
                       if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
     deleted = set(plan.deleted)
     duplicates = tuple(k for k in plan.deleted if k in kept and k not in plan.correct)
+    still = tuple(k for k in plan.unknown if k not in recovered)
     return UploadReport(
         dry_run=False, to_send=plan.to_send, sent=tuple(sender.sent), errors=tuple(sender.errors),
         unknown=tuple(sender.unknown), already_done=plan.done_same,
         changed=tuple(k for k in plan.changed if k not in plan.correct),
         deleted=tuple(k for k in plan.deleted if k not in plan.correct),
         corrected=corrected, withdrawn=tuple(k for k in corrected if k in deleted), duplicates=duplicates,
-        still_unknown=tuple(k for k in plan.unknown if k not in recovered), recovered=recovered,
+        still_unknown=still, recovered=recovered,
         requests=sender.requests, messages=tuple(sender.messages), stop=sender.stop, left_pending=left,
+        attention=_attention(ledger, sender.unknown, recovered, still), answers=tuple(sender.answers),
     )
+
+
+def _attention(ledger: Ledger, new: Sequence[str], recovered: Sequence[str],
+               still: Sequence[str]) -> tuple[Unresolved, ...]:
+    """Every 要確認 document after a run, this run's first, with what to check in FX."""
+    origin: dict[str, Origin] = {k: "this_run" for k in new}
+    origin.update({k: "interrupted" for k in recovered})
+    return tuple(unresolved(ledger, [*new, *recovered, *still], origin))
 
 
 def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: date | None,
@@ -461,6 +478,7 @@ class _Sender:
         self.errors: list[str] = []
         self.unknown: list[str] = []
         self.messages: list[FXMessage] = []
+        self.answers: list[RequestAnswer] = []
         self.requests = 0
         self.where = where
         self.stop: Stop | None = None
@@ -504,6 +522,11 @@ class _Sender:
             self.ledger.mark_sending([i.info if i.refresh else i.key for i in items], journos=journos or None,
                                      body=body, slips=counts)
         keys = [i.key for i in items]
+        start = len(self.messages)
+
+        def answer(outcome: str, status: int | None, message: str) -> RequestAnswer:
+            return RequestAnswer(len(self.answers) + 1, outcome, status, len(items), items[0].owner[2],
+                                 items[-1].owner[2], message, (start, len(self.messages)))
         try:
             result = self.client.import_slips(body)
         except FXAPIError as err:
@@ -511,9 +534,12 @@ class _Sender:
             if isinstance(err, FXAuthError | FXFormatError):
                 self._give_back()
             self.ledger.mark_unsent(keys, "FX が要求を拒否しました (認証・権限・形式)")
+            self.answers.append(answer("refused", None, str(err)))
             raise
         self.requests += 1
-        return self._record(batch, keys, _Slips(owners, doc_at, codes), result)
+        again = self._record(batch, keys, _Slips(owners, doc_at, codes), result)
+        self.answers.append(answer(result.outcome, result.status, result.message))
+        return again
 
     def _give_back(self) -> None:
         """FX stored nothing of the request: its 伝票番号 go to the next one (no gap, nothing burnt)."""
