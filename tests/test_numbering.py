@@ -120,7 +120,7 @@ def test_numbers_restart_in_each_fiscal_year(fx: tuple[Emulator, EmulatorServer]
     assert sorted((d["fiscal_year"], d["journo_read"], d["journo"]) for d in json.loads(history.stdout)) == [
         (2026, 1, 1), (2026, 2, 2), (2026, 3, 3), (2027, 1, 1), (2027, 2, 2)]
     text = cli("history", "-m", folder, "--ledger", ledger).stdout.splitlines()
-    assert text[0].split() == ["状態", "年度", "連携番号", "回数", "更新日時", "帳票"]
+    assert text[0].split() == ["状態", "年度", "連携番号", "伝票番号", "回数", "更新日時", "(日本時間)", "帳票キー"]
     assert [line.split()[:3] for line in text[1:]] == [
         ["連携完了", "2026", "1"], ["連携完了", "2026", "2"], ["連携完了", "2026", "3"],
         ["連携完了", "2027", "1"], ["連携完了", "2027", "2"]]

@@ -73,7 +73,9 @@ def _as_json(r: DocumentRecord) -> dict[str, object]:
 def history_lines(records: list[DocumentRecord], log: list[Event]) -> list[str]:
     """The text of ``converter history``: one row per document, aligned by display width; under an
     エラー or 要確認 row what FX (or the network) said, as sentences."""
-    rows = [[r.status_label, str(r.fy or "-"), str(r.number), str(r.journo or "-"), str(r.attempts),
+    # an エラー/連携待ち document's 伝票番号 is not in FX (a rejected request's numbers are reused)
+    rows = [[r.status_label, str(r.fy or "-"), str(r.number),
+             str(r.journo or "-") if r.status in ("done", "unknown", "sending") else "-", str(r.attempts),
              clock.shown(r.updated_at), r.key + _ROLES.get(r.role, "")] for r in records]
     notes = [_note(r) for r in records]
     lines = table(["状態", "年度", "連携番号", "伝票番号", "回数", "更新日時 (日本時間)", "帳票キー"], rows,

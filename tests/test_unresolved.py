@@ -1,0 +1,248 @@
+"""要確認 as a path, not a puzzle (issue 18): the upload summary lists them with the next step, history
+finds them (Japanese statuses, keys/numbers one a line, FX's messages as text, Japan time, aligned),
+resolve takes keys, 連携番号 and --from FILE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import sale
+from ledger_helpers import new_ledger
+
+from converter import clock
+from converter.cli import main
+from converter.cli.table import width
+from converter.convert.pipeline import Options
+from converter.emulator.server import Emulator
+from converter.ledger.ledger import Ledger
+from converter.messages import UNRESOLVED_NEXT_STEP, plain
+from converter.sync.upload import UploadReport, upload_files
+
+OCODE = "tc09999001"
+WriteCsv = Callable[..., Path]
+GOLDEN = Path(__file__).parent / "golden" / "cli"
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FX_API_TOKEN", "emulator-token")
+
+
+@pytest.fixture
+def fixed_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every time the ledger stores: 2026-11-02 09:30:00 Japan time (the golden text names it)."""
+    monkeypatch.setattr(clock, "stamp", lambda moment=None: "2026-11-02T00:30:00+00:00")
+
+
+def docs(n: int, prefix: str = "INV") -> list[dict[str, str]]:
+    return [sale(f"{prefix}-{i:02d}", 1100 * (i + 1), 100 * (i + 1), date=f"2026/10/{i % 28 + 1:02d}")
+            for i in range(n)]
+
+
+def upload(path: Path, mappings: Path, emu: Emulator, ledger: Path) -> UploadReport:
+    _, report = upload_files([path], mappings, Options(), ledger_path=ledger, transport=emu.transport())
+    return report
+
+
+def cli(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def dropped(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> Iterator[tuple[Path, Path, Emulator]]:
+    """25 documents sent in one request whose answer never came (FX stored them): all 要確認."""
+    emu, ledger = Emulator(fault_plan=["drop"]), new_ledger(tmp_path / "l.sqlite", OCODE)
+    path = write_csv(docs(25))
+    report = upload(path, mappings, emu, ledger)
+    assert len(report.unknown) == 25
+    yield path, ledger, emu
+
+
+def summary_block(stdout: str) -> list[str]:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("送信結果"))
+    return lines[start:]
+
+
+# --------------------------------------------------------------------------- the upload summary
+
+
+def test_upload_lists_the_first_20_unresolved_with_the_next_step(write_csv: WriteCsv, mappings: Path,
+                                                                 tmp_path: Path) -> None:
+    emu, ledger = Emulator(fault_plan=["drop"]), new_ledger(tmp_path / "l.sqlite", OCODE)
+    path = write_csv(docs(25))
+    with emu.serve(port=0) as server:
+        result = cli("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", ledger)
+    assert result.exit_code == 1, result.output
+    block = summary_block(result.stdout)
+    assert block[:4] == [
+        "送信結果: 送信対象 25 件 / 送信 1 回",
+        "連携完了 0 件 / エラー 0 件 / 要確認 25 件",
+        "連携済みのためスキップ 0 件",
+        "要確認 25 件 (今回の送信 25 件) — FX に登録されたか分からないため、自動では再送しません:",
+    ]
+    assert block[4].split() == ["帳票キー", "連携番号", "伝票番号", "取引日", "金額", "何が起きたか"]
+    assert block[5].split() == ["売上|INV-00", "1", "1", "2026-10-01", "1,100", "送信後に応答がありませんでした"]
+    assert block[24].split()[:2] == ["売上|INV-19", "20"]
+    assert block[25] == "  … ほか 5 件 (全件: converter history --status 要確認、確認用ブック (-o) の要確認シート)"
+    assert block[26] == UNRESOLVED_NEXT_STEP
+    assert "RemoteProtocolError" not in result.output
+    assert len({width(line.rsplit("  ", 1)[0]) for line in block[4:25]}) == 1  # the columns line up
+
+
+def test_second_run_counts_agree_with_what_it_lists(dropped: tuple[Path, Path, Emulator],
+                                                    mappings: Path) -> None:
+    """Before: 25 `要確認 … 未解決です` lines, then `要確認 0 件`."""
+    path, ledger, emu = dropped
+    with emu.serve(port=0) as server:
+        result = cli("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", ledger)
+    assert result.exit_code == 1
+    block = summary_block(result.stdout)
+    assert block[:4] == [
+        "送信結果: 送信対象 0 件 / 送信 0 回",
+        "連携完了 0 件 / エラー 0 件 / 要確認 25 件",
+        "連携済みのためスキップ 0 件",
+        "要確認 25 件 (前回までの送信 25 件) — FX に登録されたか分からないため、自動では再送しません:",
+    ]
+    assert "未解決です" not in result.stdout
+    assert sum(line.startswith("  売上|INV-") for line in block) == 20
+    assert block[-1] == UNRESOLVED_NEXT_STEP
+
+
+def test_dry_run_lists_the_unresolved_too(dropped: tuple[Path, Path, Emulator], mappings: Path) -> None:
+    path, ledger, _ = dropped
+    result = cli("upload", path, "-m", mappings, "--ledger", ledger, "--dry-run")
+    heading = "要確認 25 件 (前回までの送信 25 件) — FX に登録されたか分からないため、自動では再送しません:"
+    assert heading in result.stdout.splitlines()
+    assert result.stdout.rstrip().endswith(UNRESOLVED_NEXT_STEP)
+
+
+def test_the_report_says_what_to_check_in_fx(dropped: tuple[Path, Path, Emulator], mappings: Path) -> None:
+    path, ledger, emu = dropped
+    report = upload(path, mappings, emu, ledger)
+    first = report.attention[0]
+    assert (first.key, first.number, first.origin, first.request_size) == ("売上|INV-00", 1, "earlier", 25)
+    assert first.check == ("FX の仕訳で 連携番号(journo_read) 1 / 伝票番号(journo) 1 取引日 2026-10-01 金額 1,100 円"
+                           f"を探す。同じ送信 (要求 #{first.request}) の 25 件は全部登録済みか全部未登録のどちらかです")
+    assert "RemoteProtocolError" in first.technical and "RemoteProtocolError" not in first.reason
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_status_takes_japanese_labels_and_keys_one_a_line(dropped: tuple[Path, Path, Emulator],
+                                                                  mappings: Path) -> None:
+    _, ledger, _ = dropped
+    japanese = cli("history", "-m", mappings, "--ledger", ledger, "--status", "要確認", "--format", "keys")
+    english = cli("history", "-m", mappings, "--ledger", ledger, "--status", "unknown", "--format", "keys")
+    assert japanese.exit_code == 0 and japanese.stdout == english.stdout
+    assert japanese.stdout.splitlines() == [f"売上|INV-{i:02d}" for i in range(25)]
+    numbers = cli("history", "-m", mappings, "--ledger", ledger, "--status", "要確認", "--format", "numbers")
+    assert numbers.stdout.splitlines() == [str(i) for i in range(1, 26)]
+    assert cli("history", "-m", mappings, "--ledger", ledger, "--status", "連携完了", "--format", "keys").stdout == ""
+
+
+def test_history_refuses_an_unknown_status_listing_the_accepted_ones(dropped: tuple[Path, Path, Emulator],
+                                                                     mappings: Path) -> None:
+    _, ledger, _ = dropped
+    result = cli("history", "-m", mappings, "--ledger", ledger, "--status", "要確")
+    assert result.exit_code == 2
+    assert ("「要確」は状態ではありません。指定できるのは 連携待ち (pending)、連携中 (sending)、連携完了 (done)、"
+            "エラー (error)、要確認 (unknown) です") in result.output
+
+
+def test_history_json_keeps_the_technical_name_the_text_drops_it(dropped: tuple[Path, Path, Emulator],
+                                                                 mappings: Path) -> None:
+    _, ledger, _ = dropped
+    rows = json.loads(cli("history", "-m", mappings, "--ledger", ledger, "--format", "json").stdout)
+    assert rows[0]["technical"] == ["RemoteProtocolError"]
+    assert "RemoteProtocolError" in rows[0]["last_message"]
+    assert rows[0]["message"] == "送信後に応答がありませんでした。FX に登録されたかどうか確認が必要です"
+    text = cli("history", "-m", mappings, "--ledger", ledger).stdout
+    assert "RemoteProtocolError" not in text and "送信後に応答がありませんでした" in text
+
+
+def test_fx_messages_read_as_sentences_not_json() -> None:
+    stored = json.dumps([{"kind": "error", "content": "口座コードが必要です", "lineno": 1, "is_ocr_dc": 1,
+                          "source": "in.csv:4"}, {"kind": "information", "content": "取引先を消去しました",
+                                                  "lineno": None, "is_ocr_dc": None, "source": ""}],
+                        ensure_ascii=False)
+    assert plain(stored) == ("FX エラー: 口座コードが必要です (借方 1 行目, in.csv:4行) / "
+                             "FX みなし処理: 取引先を消去しました")
+    assert plain("FX に接続できません (ConnectError)") == "FX に接続できません"
+
+
+def test_history_text_golden(write_csv: WriteCsv, mappings: Path, tmp_path: Path, fixed_time: None) -> None:
+    """The exact text of `converter history` (tests/golden/cli/history.txt; GOLDEN_UPDATE=1 rewrites it):
+    連携完了, 要確認 and エラー rows, full-width statuses aligned, Japan time, FX's message as text."""
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
+    upload(write_csv(docs(2), name="a.csv"), mappings, Emulator(), ledger)
+    upload(write_csv(docs(2, "DROP"), name="b.csv"), mappings, Emulator(fault_plan=["drop"]), ledger)
+    bank = sale("RCV-X", kind="入金", dr="普通預金", dr_sub="楽天銀行", cr="売掛金", cr_tax="対象外", cr_dep="",
+                cr_taxamt="", date="2026/10/03")
+    upload(write_csv([bank], name="c.csv"), mappings, Emulator(), ledger)
+    result = cli("history", "-m", mappings, "--ledger", ledger)
+    assert result.exit_code == 0
+    text = result.stdout.replace(str(tmp_path), "<tmp>")
+    golden = GOLDEN / "history.txt"
+    if os.environ.get("GOLDEN_UPDATE") or not golden.exists():
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, "utf-8")
+    assert text == golden.read_text("utf-8")
+    rows = [line for line in text.splitlines() if not line.startswith(" ")]
+    assert len(rows) == 6 and len({width(line.rsplit("  ", 1)[0]) for line in rows}) == 1  # aligned
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+def statuses(ledger: Path) -> dict[str, str]:
+    with Ledger.open(ledger, ocode=OCODE, readonly=True) as book:
+        return {r.key: r.status for r in book.documents()}
+
+
+def test_resolve_by_number_key_and_from_a_file(dropped: tuple[Path, Path, Emulator], mappings: Path,
+                                               tmp_path: Path) -> None:
+    _, ledger, _ = dropped
+    listing = tmp_path / "list.txt"
+    # what history --format keys / numbers writes, with a comment, a blank line and full-width digits
+    listing.write_text("# FX で見つかった\n売上|INV-02\n\n４\n5\n", "utf-8")
+    result = cli("resolve", "1", "売上|INV-01", "--from", listing, "--sent", "-m", mappings, "--ledger", ledger)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "5 件を連携完了にしました\n"
+    done = {k for k, s in statuses(ledger).items() if s == "done"}
+    assert done == {f"売上|INV-{i:02d}" for i in range(5)}
+    # the rest from the output of history, as the README shows
+    keys = cli("history", "-m", mappings, "--ledger", ledger, "--status", "要確認", "--format", "keys").stdout
+    listing.write_text(keys, "utf-8")
+    result = cli("resolve", "--from", listing, "--not-sent", "-m", mappings, "--ledger", ledger)
+    assert result.stderr == "20 件を連携待ちにしました\n"
+    assert sorted(statuses(ledger).values()) == ["done"] * 5 + ["pending"] * 20
+
+
+def test_resolve_refuses_a_number_that_is_not_unresolved(dropped: tuple[Path, Path, Emulator], mappings: Path) -> None:
+    _, ledger, _ = dropped
+    assert cli("resolve", "1", "--sent", "-m", mappings, "--ledger", ledger).exit_code == 0
+    result = cli("resolve", "1", "99", "--sent", "-m", mappings, "--ledger", ledger)
+    assert result.exit_code == 2
+    assert ("要確認の帳票にない連携番号です: 1 (売上|INV-00: 連携完了), 99 (台帳にありません)。"
+            "converter history --status 要確認 で連携番号を確認してください") in result.output
+
+
+def test_resolve_needs_something_to_resolve_and_an_answer(dropped: tuple[Path, Path, Emulator],
+                                                          mappings: Path) -> None:
+    _, ledger, _ = dropped
+    nothing = cli("resolve", "--sent", "-m", mappings, "--ledger", ledger)
+    assert nothing.exit_code == 2
+    assert "帳票キーか連携番号を指定するか、--from で一覧ファイルを指定してください" in nothing.output
+    no_answer = cli("resolve", "1", "-m", mappings, "--ledger", ledger)
+    assert no_answer.exit_code == 2
+    assert "FX に仕訳があったら --sent、なかったら --not-sent を付けてください" in no_answer.output
+    missing = cli("resolve", "--from", "/nonexistent/list.txt", "--sent", "-m", mappings, "--ledger", ledger)
+    assert missing.exit_code == 2 and "一覧ファイルを読めません" in missing.output
