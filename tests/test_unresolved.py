@@ -246,3 +246,82 @@ def test_resolve_needs_something_to_resolve_and_an_answer(dropped: tuple[Path, P
     assert "FX に仕訳があったら --sent、なかったら --not-sent を付けてください" in no_answer.output
     missing = cli("resolve", "--from", "/nonexistent/list.txt", "--sent", "-m", mappings, "--ledger", ledger)
     assert missing.exit_code == 2 and "一覧ファイルを読めません" in missing.output
+
+
+def test_resolve_from_an_empty_list_changes_nothing(dropped: tuple[Path, Path, Emulator], mappings: Path,
+                                                    tmp_path: Path) -> None:
+    _, ledger, _ = dropped
+    empty = tmp_path / "未登録.txt"
+    empty.write_text("", "utf-8")
+    result = cli("resolve", "--from", empty, "--not-sent", "-m", mappings, "--ledger", ledger)
+    assert result.exit_code == 0
+    assert result.stderr == f"{empty} に帳票キー・連携番号がありません。何も変更していません\n"
+    assert set(statuses(ledger).values()) == {"unknown"}
+
+
+# --------------------------------------------------------------------------- the walkthrough
+
+
+def readme_rehearsal_script() -> str:
+    """The README's shell lines for looking up 要確認 in the emulator's store (section 要確認の解決)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme[readme.index("## 要確認の解決"):]
+    return section[section.index("```bash\n") + 8:section.index("```", section.index("```bash\n") + 8)]
+
+
+@pytest.mark.slow
+def test_walkthrough_drops_history_fx_resolve_upload(tmp_path: Path) -> None:
+    """Issue 18's walkthrough on the real emulator server, with only what the README says: upload with
+    drops at 0.1 → history --status 要確認 --format keys → look each up in the emulator's store (the
+    README's lines) → resolve --from → upload: every document 連携完了, none stored twice."""
+    import shutil
+    import subprocess
+    import sys
+
+    from fault_helpers import MAPPINGS, EmulatorProcess, child_env, stored_counts, write_month
+
+    shutil.copytree(MAPPINGS, tmp_path / "mappings")
+    month = write_month(tmp_path / "取引明細.csv", 3000)
+    assert month.requests >= 4
+    # seed 2 drops the 3rd and 4th of the first requests (random.Random(2) draws)
+    emulator = EmulatorProcess(tmp_path, "--drop-rate", "0.1", "--random-seed", "2")
+    try:
+        (tmp_path / "fx-stored-slips.jsonl").symlink_to(emulator.store)
+        env = child_env()
+
+        def converter(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "converter", *args], capture_output=True, text=True,
+                                  env=env, cwd=tmp_path, timeout=300)
+
+        def bash(script: str) -> subprocess.CompletedProcess[str]:
+            prelude = f'converter() {{ "{sys.executable}" -m converter "$@"; }}\nset -e\n'
+            return subprocess.run(["bash", "-c", prelude + script], capture_output=True, text=True, env=env,
+                                  cwd=tmp_path, timeout=300)
+
+        assert converter("ledger", "init").returncode == 0
+        first = converter("upload", "取引明細.csv", "--base-url", emulator.url)
+        assert first.returncode == 1, first.stdout[-2000:] + first.stderr
+        keys = converter("history", "--status", "要確認", "--format", "keys").stdout.splitlines()
+        assert 0 < len(keys) < month.documents
+        assert f"要確認 {len(keys)} 件 (今回の送信 {len(keys)} 件)" in first.stdout
+        assert f"連携完了 {month.documents - len(keys)} 件 / エラー 0 件 / 要確認 {len(keys)} 件" in first.stdout
+        # look each up in FX (the emulator's store), as the README says
+        looked_up = bash(readme_rehearsal_script())
+        assert looked_up.returncode == 0, looked_up.stderr
+        found = (tmp_path / "登録済み.txt").read_text("utf-8").split()
+        assert len(found) == len(keys)  # dropped after the store: FX has every one of them
+        assert (tmp_path / "未登録.txt").read_text("utf-8") == ""
+        for answer in ("converter resolve --from 登録済み.txt --sent",
+                       "converter resolve --from 未登録.txt --not-sent"):
+            done = bash(answer)
+            assert done.returncode == 0, done.stderr
+        final = converter("upload", "取引明細.csv", "--base-url", emulator.url)
+        assert final.returncode == 0, final.stdout[-2000:] + final.stderr
+        assert "送信結果: 送信対象 0 件 / 送信 0 回" in final.stdout and "要確認 0 件" in final.stdout
+        done = converter("history", "--status", "連携完了", "--format", "keys").stdout.splitlines()
+        assert sorted(done) == sorted(month.slips_per_doc)
+        stored = stored_counts(emulator.slips())
+        assert sum(stored.values()) == sum(month.slips_per_doc.values())  # every slip once
+        assert len(stored) == month.documents
+    finally:
+        emulator.stop()

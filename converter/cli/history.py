@@ -116,6 +116,9 @@ def resolve(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path,
     if sent is None:
         raise click.UsageError("FX に仕訳があったら --sent、なかったら --not-sent を付けてください")
     tokens = list(keys) + (read_targets(from_file) if from_file is not None else [])
+    if not tokens and from_file is not None:  # an empty list (nothing found in FX, say): nothing to do
+        click.echo(f"{from_file} に帳票キー・連携番号がありません。何も変更していません", err=True)
+        return
     if not tokens:
         raise click.UsageError("帳票キーか連携番号を指定するか、--from で一覧ファイルを指定してください"
                                " (一覧: converter history --status 要確認 --format keys)")
