@@ -325,3 +325,71 @@ def test_walkthrough_drops_history_fx_resolve_upload(tmp_path: Path) -> None:
         assert len(stored) == month.documents
     finally:
         emulator.stop()
+
+
+# --------------------------------------------------------------------------- the review workbook
+
+
+def sheet_rows(path: Path, title: str) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    ws = load_workbook(path)[title]
+    return [tuple(c.value for c in row) for row in ws.iter_rows(min_row=3)]
+
+
+def test_workbook_has_a_unresolved_sheet_and_every_answer(write_csv: WriteCsv, mappings: Path,
+                                                          tmp_path: Path) -> None:
+    emu, ledger = Emulator(fault_plan=["drop"]), new_ledger(tmp_path / "l.sqlite", OCODE)
+    path, review = write_csv(docs(25)), tmp_path / "review.xlsx"
+    with emu.serve(port=0) as server:
+        result = cli("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", ledger, "-o", review)
+    assert result.exit_code == 1
+    rows = sheet_rows(review, "要確認")
+    assert len(rows) == 25
+    key, number, year, journo, day, amount, request, sent_at, size, origin, reason, check, command = rows[0]
+    assert (key, number, year, journo, amount, size, origin) == ("売上|INV-00", 1, 2026, 1, 1100, 25, "今回の送信")
+    assert str(day)[:10] == "2026-10-01" and isinstance(request, int) and str(sent_at).startswith("20")
+    assert reason == "送信後に応答がありませんでした。FX に登録されたかどうか確認が必要です"
+    assert check.startswith("FX の仕訳で 連携番号(journo_read) 1 / 伝票番号(journo) 1 取引日 2026-10-01")
+    assert command == "converter resolve '売上|INV-00' --sent"
+    answers = sheet_rows(review, "FX応答")
+    assert answers[0][0] == "応答なし" and answers[0][10] == 1
+    assert answers[0][9] == ("帳票 25 件 (連携番号 1〜25): 応答がありませんでした。登録されたか分からないため、"
+                             "帳票は要確認です (要確認シート) — 送信後に応答がありませんでした。"
+                             "FX に登録されたかどうか確認が必要です")
+    # a second run sends nothing: FX応答 says so, the 要確認 sheet still lists all 25
+    with emu.serve(port=0) as server:
+        cli("upload", path, "-m", mappings, "--base-url", server.url, "--ledger", ledger, "-o", review)
+    assert sheet_rows(review, "FX応答")[0][0] == "送信なし"
+    assert [r[9] for r in sheet_rows(review, "要確認")] == ["前回までの送信"] * 25
+
+
+def test_fx_answers_sheet_lists_each_request_then_its_messages(write_csv: WriteCsv, mappings: Path,
+                                                               tmp_path: Path) -> None:
+    """A 400 on one document: request 1 拒否 (400) with FX's エラー, request 2 (the rest) 登録 (201)."""
+    from converter.review.workbook import write_review
+
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
+    bank = sale("RCV-X", kind="入金", dr="普通預金", dr_sub="楽天銀行", cr="売掛金", cr_tax="対象外", cr_dep="",
+                cr_taxamt="", date="2026/10/03")
+    conversion, report = upload_files([write_csv([*docs(3), bank])], mappings, Options(), ledger_path=ledger,
+                                      transport=Emulator().transport())
+    out = write_review(conversion, tmp_path / "r.xlsx", responses=report.messages, answers=report.answers,
+                       unresolved=report.attention)
+    rows = sheet_rows(out, "FX応答")
+    kinds = [(r[0], r[10]) for r in rows]
+    assert kinds[:3] == [("拒否 (400)", 1), ("エラー", 1), ("登録 (201)", 2)]
+    assert rows[1][2] == "RCV-X"
+    assert rows[1][1] == 3  # RCV-X, dated 10/03, is the third document
+    assert rows[2][9] == "帳票 3 件 (連携番号 1〜2, 4): FX が登録しました、みなし処理 3 件"
+    assert [r[0] for r in rows[3:]] == ["みなし"] * 3 and {r[10] for r in rows[3:]} == {2}
+    from openpyxl import load_workbook
+
+    assert "要確認" not in load_workbook(out).sheetnames  # nothing to check in FX: no sheet
+
+
+def test_number_ranges() -> None:
+    from converter.review.after_upload import number_ranges
+
+    assert number_ranges([3, 1, 2, 5, 7, 8, 9]) == "1〜3, 5, 7〜9"
+    assert number_ranges(range(1, 20, 2), limit=2) == "1, 3 ほか 8 区間"

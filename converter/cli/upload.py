@@ -57,7 +57,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
             from converter.review.workbook import write_review
 
             write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
-                         corrections=correction_rows(report))
+                         corrections=correction_rows(report), answers=None if report.dry_run else report.answers,
+                         unresolved=report.attention)
             click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
         sys.exit(report.exit_code)
 

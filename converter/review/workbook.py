@@ -32,7 +32,16 @@ from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
 from converter.errors import ConverterError
 from converter.keys import SEP, parse
+from converter.ledger.unresolved import Unresolved
 from converter.outputs import replace_atomically
+from converter.review.after_upload import (
+    HOT_KINDS,
+    RESPONSE_COLUMNS,
+    UNRESOLVED_COLUMNS,
+    Column,
+    response_rows,
+    unresolved_rows,
+)
 from converter.review.styles import (
     CORRECTIONS,
     PROBLEMS,
@@ -40,13 +49,14 @@ from converter.review.styles import (
     SKIPPED,
     SLIPS,
     UNMAPPED,
+    UNRESOLVED,
     UNSAFE_START,
     Styles,
     as_cell,
     page_setup,
 )
 from converter.review.summary import body_details, write_summary
-from converter.sync.upload import FXMessage
+from converter.sync.trace import FXMessage, RequestAnswer
 
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK = 50_000  # detail lines turned into Python values at a time (bounds memory, not speed)
@@ -82,11 +92,14 @@ def write_review(
     responses: Sequence[FXMessage] | None = None,
     corrections: Sequence[tuple[str, str, str]] | None = None,
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
+    answers: Sequence[RequestAnswer] | None = None,
+    unresolved: Sequence[Unresolved] | None = None,
 ) -> Path:
     """Write the review workbook to ``path`` (user-only permissions) and return the path.
 
     ``corrections``: (区分, document key, what to do) for documents changed or deleted after
-    upload (訂正 sheet); ``responses``: FX's answers after an upload (FX応答 sheet)."""
+    upload (訂正 sheet); ``responses``: FX's messages after an upload and ``answers`` its answer to
+    each request (FX応答 sheet); ``unresolved``: the 要確認 documents (要確認 sheet, when any)."""
     if not 3 <= max_rows_per_sheet <= EXCEL_MAX_ROWS:
         raise ValueError(f"max_rows_per_sheet must be 3 … {EXCEL_MAX_ROWS}")
     path = Path(path)
@@ -100,7 +113,7 @@ def write_review(
     # found before any sheet is built (a built, unsaved workbook leaves openpyxl's temp files behind).
     try:
         with replace_atomically(path) as handle:
-            _workbook(conversion, responses, corrections, max_rows_per_sheet).save(handle)
+            _workbook(conversion, responses, corrections, max_rows_per_sheet, answers, unresolved).save(handle)
     except OSError as err:
         raise ConverterError(f"確認用ブックを書き出せません ({err.strerror or err})。"
                              "保存先のフォルダに書き込めるか、空き容量を確認してください", file=str(path)) from None
@@ -108,7 +121,9 @@ def write_review(
 
 
 def _workbook(conversion: Conversion, responses: Sequence[FXMessage] | None,
-              corrections: Sequence[tuple[str, str, str]] | None, max_rows_per_sheet: int) -> Workbook:
+              corrections: Sequence[tuple[str, str, str]] | None, max_rows_per_sheet: int,
+              answers: Sequence[RequestAnswer] | None = None,
+              unresolved: Sequence[Unresolved] | None = None) -> Workbook:
     wb = Workbook(write_only=True)
     styles = Styles(wb)
     lines = conversion.lines
@@ -125,11 +140,18 @@ def _workbook(conversion: Conversion, responses: Sequence[FXMessage] | None,
         cols, frame = _corrections_frame(corrections, day)
         _write_frame(wb, styles, CORRECTIONS, cols, frame, max_rows_per_sheet,
                      (frame["区分"] != "訂正済み").tolist())
-    if responses is not None:
-        cols, frame = _responses_frame(responses, day)
-        hot = (frame["種別"] == "エラー").tolist()
+    if unresolved:
+        cols, frame = _frame(_cols(UNRESOLVED_COLUMNS), unresolved_rows(unresolved))
+        _write_frame(wb, styles, UNRESOLVED, cols, frame, max_rows_per_sheet)
+    if responses is not None or answers is not None:
+        cols, frame = _frame(_cols(RESPONSE_COLUMNS), response_rows(responses or (), answers, day))
+        hot = frame["種別"].astype(str).str.startswith(HOT_KINDS).tolist()
         _write_frame(wb, styles, RESPONSES, cols, frame, max_rows_per_sheet, hot)
     return wb
+
+
+def _cols(spec: Sequence[Column]) -> list[_Col]:
+    return [_Col(*c) for c in spec]
 
 
 # --------------------------------------------------------------------------- cells
@@ -390,20 +412,6 @@ def _corrections_frame(rows: Sequence[tuple[str, str, str]], day: dict[str, str]
         parts = parse(key)
         out.append((category, parts.kind, parts.doc_no, _date(day.get(key, parts.ymd)), action))
     return _frame(cols, out)
-
-
-def _responses_frame(responses: Sequence[FXMessage], day: dict[str, str]) -> tuple[list[_Col], pd.DataFrame]:
-    cols = (_Col("種別"), _Col("連携番号", "journo_read", "number"), _Col("帳票番号"),
-            _Col("取引日", kind="date"), _Col("伝票", "groupno", "number"), _Col("明細", "lineno", "number"),
-            _Col("貸借", "is_ocr_dc"), _Col("ファイル", cap=40), _Col("行", kind="number"),
-            _Col("内容", kind="wrap", cap=80))
-    rows = []
-    for r in responses:
-        side = {1: "借", 0: "貸"}.get(r.is_ocr_dc) if r.is_ocr_dc is not None else None
-        when = _date(day.get(r.doc) or parse(r.doc).ymd) if r.doc else None
-        rows.append(("エラー" if r.kind == "error" else "みなし", r.journo_read or None, r.doc_no, when,
-                     r.groupno, r.lineno, side, r.file or None, r.row, r.content))
-    return _frame(cols, rows)
 
 
 def _date(text: str) -> Any:

@@ -58,8 +58,7 @@ class RequestAnswer(NamedTuple):
     outcome: str
     status: int | None  # HTTP status, None without an answer
     documents: int
-    first: int  # 連携番号 of its first and last document
-    last: int
+    numbers: tuple[int, ...]  # the 連携番号 of its documents, in order
     message: str  # ours (no answer, busy …); FX's own messages are in ``messages``
     messages: tuple[int, int]  # [start, end) in UploadReport.messages
 

@@ -525,8 +525,8 @@ class _Sender:
         start = len(self.messages)
 
         def answer(outcome: str, status: int | None, message: str) -> RequestAnswer:
-            return RequestAnswer(len(self.answers) + 1, outcome, status, len(items), items[0].owner[2],
-                                 items[-1].owner[2], message, (start, len(self.messages)))
+            return RequestAnswer(len(self.answers) + 1, outcome, status, len(items),
+                                 tuple(i.owner[2] for i in items), message, (start, len(self.messages)))
         try:
             result = self.client.import_slips(body)
         except FXAPIError as err:
