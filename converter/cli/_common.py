@@ -11,6 +11,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +25,7 @@ from converter.convert.slips import Filters
 from converter.errors import ConverterError, LedgerMissing, ProblemsFound
 from converter.ledger.ledger import Ledger, default_ledger_path
 from converter.ledger.safety import init_command
+from converter.sync.plan import parse_day
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,6 +70,20 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class DateParam(click.ParamType):
+    """A date option: 2026-10-31 or 2026/10/31; anything else is a usage error saying so."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_day(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
 def split_list(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
@@ -78,22 +94,24 @@ def conversion_options(func: F) -> F:
     """Options shared by every command that reads exports."""
     decorators = [
         # Kept as typed (not pathlib.Path, which drops "./"): a file given twice is named as spelled.
-        click.argument("inputs", nargs=-1, required=True, type=click.Path()),
+        click.argument("inputs", nargs=-1, required=True, type=click.Path(), metavar="入力ファイル..."),
         click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path),
-                     default=Path("mappings"), show_default=True,
-                     help="Folder with settings.yaml, the mapping tables and profiles/."),
-        click.option("--profile", default="jobcan", show_default=True,
-                     help="Input layout: jobcan, yayoi or a profile in MAPPINGS/profiles/."),
-        click.option("--sheet", default=None, help="Excel sheet to read (default: the first)."),
-        click.option("--kinds", default=None,
-                     help="Only these 取引種別, comma separated (出力取引), e.g. 売上,入金."),
-        click.option("--closed-only", is_flag=True, help="Only 締切済 documents (締切済の取引のみ)."),
-        click.option("--exclude-status", default=None,
-                     help="Leave out documents with these ステータス, e.g. 破棄,失注."),
+                     default=Path("mappings"), show_default=True, metavar="フォルダ",
+                     help="マッピングのフォルダ (settings.yaml・対応表・profiles/ のある所)。"),
+        click.option("--profile", default="jobcan", show_default=True, metavar="名前",
+                     help="入力の形式 (プロファイル): jobcan、yayoi、または MAPPINGS/profiles/ の名前。"),
+        click.option("--sheet", default=None, metavar="シート名",
+                     help="読む Excel のシート (既定: 最初のシート)。"),
+        click.option("--kinds", default=None, metavar="種別,...",
+                     help="この取引種別だけを連携します (出力取引)。カンマ区切り、例: 売上,入金。"
+                          "知らない値はエラーです。"),
+        click.option("--closed-only", is_flag=True, help="締切済の帳票だけを連携します (締切済の取引のみ)。"),
+        click.option("--exclude-status", default=None, metavar="ステータス,...",
+                     help="このステータスの帳票を除きます。カンマ区切り、例: 破棄,失注。知らない値はエラーです。"),
         click.option("--truncate-memo", is_flag=True,
-                     help="Cut 摘要 to FX's 80-column limit instead of reporting it (each cut listed)."),
+                     help="摘要(remark)を FX の上限 80 桁で切ります (エラーにせず、切った行をすべて一覧にします)。"),
         click.option("--no-masters", is_flag=True,
-                     help="Skip the checks against the FX master cache (MAPPINGS/masters/<ocode>.json)."),
+                     help="FX マスターのキャッシュ (MAPPINGS/masters/<ocode>.json) との照合をしません。"),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -102,8 +120,8 @@ def conversion_options(func: F) -> F:
 
 def ledger_options(func: F) -> F:
     decorators = [
-        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
-                     help="Ledger file (default: ledgers/<ocode>.sqlite next to the mappings folder)."),
+        click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None, metavar="ファイル",
+                     help="台帳のファイル (既定: マッピングのフォルダの隣の ledgers/<ocode>.sqlite)。"),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -126,8 +144,8 @@ def run_conversion(inputs: tuple[str, ...], mappings_dir: Path, **options: Any) 
 def format_option(func: F) -> F:
     return click.option(
         "--format", "fmt", type=click.Choice(ci_formats.FORMATS), default="text", show_default=True,
-        help="Report format: text; json (schema in the README); github (workflow commands: each problem"
-             " annotated on its file and line); junit (JUnit XML, one test case per file).")(func)
+        help="結果の形式: text (文章)、json (形は README)、github (GitHub Actions の注釈: 問題ごとに"
+             "ファイルと行に表示)、junit (JUnit XML: ファイルごとに 1 件)。")(func)
 
 
 def ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | None:

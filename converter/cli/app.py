@@ -13,6 +13,7 @@ from converter.cli.batch import batch
 from converter.cli.convert import check, preview
 from converter.cli.emulator import emulator
 from converter.cli.history import forget, history, resolve
+from converter.cli.japanese import localise
 from converter.cli.ledger import ledger
 from converter.cli.masters import mappings, masters
 from converter.cli.upload import retry, upload
@@ -31,3 +32,4 @@ def main() -> None:
 
 for command in (check, preview, upload, retry, history, resolve, forget, emulator, batch, ledger, masters, mappings):
     main.add_command(command)
+localise(main)

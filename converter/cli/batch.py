@@ -26,17 +26,18 @@ MAX_PROBLEMS_SHOWN = 10  # per company; `converter check` on that company shows 
 @click.command()
 @click.argument("manifest_path", metavar="MANIFEST", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Summary format (json for schedulers).")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent for every company; send and record nothing.")
-@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
-              help="Companies at the same time (default: the manifest's concurrency, else 2).")
-@click.option("--only", multiple=True, metavar="NAME|OCODE", help="Run only this company (repeatable).")
-@click.option("--yes", is_flag=True, help="Send even when a company's corrections would reverse more 連携完了"
-              " documents than its settings.yaml allows (as upload --yes).")
+              help="まとめの形式 (json はジョブ管理ツール向け)。")
+@click.option("--dry-run", is_flag=True, help="各社の送信する内容を表示するだけで、何も送信・記録しません。")
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None, metavar="社数",
+              help="同時に処理する会社の数 (既定: マニフェストの concurrency、なければ 2)。")
+@click.option("--only", multiple=True, metavar="NAME|OCODE",
+              help="この会社だけを処理します (繰り返し指定できます)。")
+@click.option("--yes", is_flag=True,
+              help="会社の取消が settings.yaml の上限を超えても送信します (upload --yes と同じ)。")
 @handle_errors
 def batch(manifest_path: Path, fmt: str, dry_run: bool, concurrency: int | None, only: tuple[str, ...],
           yes: bool) -> None:
-    """Upload every company of MANIFEST (one failing company never stops the others)."""
+    """MANIFEST の全社を送信します (1 社が失敗しても他の会社は止まりません)。"""
     manifest = select(load_manifest(manifest_path), only)
     total, finished = len(manifest.companies), 0
 

@@ -30,7 +30,7 @@ from converter.sync.upload import correction_rows, correction_status
 @format_option
 @handle_errors
 def check(fmt: str, **kwargs: Any) -> None:
-    """Check exports and mappings; exit 1 if anything would stop an upload."""
+    """書出とマッピングを点検します。送信を止める問題があれば終了コード 1。"""
     try:
         result = run_conversion(content_hashes=False, **kwargs)
     except (ConfigError, InputError) as err:
@@ -54,14 +54,14 @@ def check(fmt: str, **kwargs: Any) -> None:
 
 @click.command()
 @conversion_options
-@click.option("--payload-dir", type=click.Path(path_type=Path), default=None,
-              help="Write request-0001.json … exactly as they would be POSTed.")
-@click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
-              help="Write the review workbook (review.xlsx), also when there are problems.")
+@click.option("--payload-dir", type=click.Path(path_type=Path), default=None, metavar="フォルダ",
+              help="送信する内容そのまま (request-0001.json …) を書き出します。")
+@click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None, metavar="ファイル",
+              help="確認用ブック (review.xlsx) を書き出します (問題があるときも)。")
 @ledger_options
 @handle_errors
 def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Path | None, **kwargs: Any) -> None:
-    """Dry run: show what would be sent, write the review workbook and the request bodies."""
+    """送信せずに試します: 送る内容を表示し、確認用ブックと送信内容を書き出します。"""
     ledger = ledger_to_compare(ledger_path, kwargs["mappings_dir"])
     check_outputs(review=review_path, payload_dir=payload_dir, inputs=kwargs["inputs"], ledger=ledger)
     # Content hashes are only compared with a ledger: a company's first preview needs none, and a

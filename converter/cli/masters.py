@@ -30,18 +30,19 @@ TABLE_LABELS = {
 
 @click.group()
 def masters() -> None:
-    """FX master data (科目・口座・税率・取引先・部門・資金収支区分): pull and cache."""
+    """FX のマスター (科目・口座・税率・取引先・部門・資金収支区分) を取り込んで保存します。"""
 
 
 @masters.command()
 @click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"),
-              show_default=True, help="Mappings folder; the cache goes to MAPPINGS/masters/<ocode>.json.")
-@click.option("--base-url", default=None, help="FX API base URL (default: settings.yaml base_url).")
-@click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True,
-              help="Environment variable holding the FX API token.")
+              show_default=True, metavar="フォルダ",
+              help="マッピングのフォルダ。キャッシュは MAPPINGS/masters/<ocode>.json に保存します。")
+@click.option("--base-url", default=None, metavar="URL", help="FX API の URL (既定: settings.yaml の base_url)。")
+@click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="環境変数名",
+              help="FX API のトークンを入れた環境変数の名前。")
 @handle_errors
 def pull(mappings_dir: Path, base_url: str | None, token_env: str) -> None:
-    """Fetch the FX masters and replace the cache only when everything arrived."""
+    """FX のマスターを取得し、全部そろったときだけキャッシュを置き換えます。"""
     settings = load_settings(mappings_dir)
     with click.progressbar(length=1, label="取引先を取得中", file=sys.stderr, show_pos=True) as bar:
         def progress(fetched: int, total: int) -> None:
@@ -64,18 +65,19 @@ def format_pulled(data: MasterData, path: Path) -> str:
 
 @click.group()
 def mappings() -> None:
-    """Mapping tables: check them (without an export), suggest entries from the FX masters."""
+    """対応表 (マッピング): 書出なしで点検し、FX のマスターから候補を出します。"""
 
 
 @mappings.command("check")
 @click.option("-m", "--mappings", "mappings_dir", type=click.Path(path_type=Path), default=Path("mappings"),
-              show_default=True, help="Folder with settings.yaml, the mapping tables and profiles/.")
+              show_default=True, metavar="フォルダ",
+              help="マッピングのフォルダ (settings.yaml・対応表・profiles/ のある所)。")
 @click.option("--no-masters", is_flag=True,
-              help="Skip the checks against the FX master cache (MAPPINGS/masters/<ocode>.json).")
+              help="FX マスターのキャッシュ (MAPPINGS/masters/<ocode>.json) との照合をしません。")
 @format_option
 @handle_errors
 def check_command(mappings_dir: Path, no_masters: bool, fmt: str) -> None:
-    """Check settings.yaml, the mapping tables and profiles alone (no export); exit 1 on any problem."""
+    """settings.yaml・対応表・プロファイルだけを点検します (書出なし)。問題があれば終了コード 1。"""
     report = check_mappings(mappings_dir, use_masters=not no_masters)
     if fmt == "text":
         click.echo(format_mappings_report(report))
@@ -97,10 +99,10 @@ def format_mappings_report(report: MappingsReport) -> str:
 @mappings.command("suggest")
 @conversion_options
 @click.option("--write", "write", is_flag=True,
-              help="Append the suggestions to the tables (name matches active, the rest commented out).")
+              help="候補を対応表に追記します (名前が一致したものは有効、他はコメントにして)。")
 @handle_errors
 def suggest_command(write: bool, **kwargs: Any) -> None:
-    """List every source value with no mapping, with the best FX master candidates."""
+    """対応のない値をすべて、FX マスターの候補とともに一覧にします。"""
     mappings_dir: Path = kwargs["mappings_dir"]
     settings = load_settings(mappings_dir)
     data = load_masters(mappings_dir, settings)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
 from converter.cli._common import (
+    DateParam,
     F,
     conversion_from,
     conversion_options,
@@ -25,19 +26,20 @@ from converter.sync.plan import parse_period
 from converter.sync.upload import correction_rows, upload_files
 
 
-def _period(text: str | None) -> tuple[date, date] | None:
+def _period(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[date, date] | None:
+    """--period read while the command line is parsed: a bad one is a usage error before anything runs."""
     if not text:
         return None
     try:
         return parse_period(text)
     except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--period") from None
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
 
 
 def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
-                review_path: Path | None, corrections: bool, correction_date: datetime | None,
-                timeout: float | None, period: str | None, yes: bool, **kwargs: Any) -> None:
+                review_path: Path | None, corrections: bool, correction_date: date | None,
+                timeout: float | None, period: tuple[date, date] | None, yes: bool, **kwargs: Any) -> None:
         check_outputs(review=review_path, inputs=kwargs["inputs"],
                       ledger=ledger_to_compare(ledger_path, kwargs["mappings_dir"]))
         options = conversion_from(**kwargs)
@@ -49,8 +51,8 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
             conversion, report = upload_files(
                 list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
                 base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
-                corrections=corrections, correction_date=correction_date.date() if correction_date else None,
-                period=_period(period), yes=yes, timeout=timeout, progress=progress)
+                corrections=corrections, correction_date=correction_date,
+                period=period, yes=yes, timeout=timeout, progress=progress)
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
@@ -69,24 +71,25 @@ def upload_options(func: F) -> F:
     decorators = [
         conversion_options,
         ledger_options,
-        click.option("--base-url", default=None, help="FX API base URL (default: settings.yaml base_url)."),
-        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True,
-                     help="Environment variable holding the FX API token."),
-        click.option("--dry-run", is_flag=True, help="Show what would be sent; send and record nothing."),
+        click.option("--base-url", default=None, metavar="URL",
+                     help="FX API の URL (既定: settings.yaml の base_url)。"),
+        click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="環境変数名",
+                     help="FX API のトークンを入れた環境変数の名前。"),
+        click.option("--dry-run", is_flag=True, help="送信する内容を表示するだけで、何も送信・記録しません。"),
         click.option("-o", "--output", "review_path", type=click.Path(path_type=Path), default=None,
-                     help="Also write the review workbook with FX's answers (FX応答 sheet)."),
+                     metavar="ファイル", help="FX の応答つきの確認用ブック (FX応答 シート) も書き出します。"),
         click.option("--corrections", is_flag=True,
-                     help="Correct documents changed or deleted since upload: reversing slip (+ the new one)."),
-        click.option("--correction-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                     help="Date of the reversing slips (default: the original slip's date)."),
-        click.option("--period", default=None, metavar="FROM:TO",
-                     help="The export's 出力期間 (e.g. 2026-10-01:2026-10-31): documents uploaded in it and"
-                          " missing from the export count as deleted. Default: first to last date present."),
+                     help="連携後に変更・削除された帳票を訂正します: 取消仕訳 (と訂正後の仕訳) を送ります。"),
+        click.option("--correction-date", type=DateParam(), default=None, metavar="YYYY-MM-DD",
+                     help="取消仕訳の日付 (既定: 元の仕訳の日付)。2026-10-31 または 2026/10/31。"),
+        click.option("--period", default=None, metavar="FROM:TO", callback=_period,
+                     help="書出の出力期間 (例 2026-10-01:2026-10-31): この期間に連携済みで書出にない帳票は"
+                          "削除されたものとみなします。既定: 書出にある最初の日から最後の日まで。"),
         click.option("--yes", is_flag=True,
-                     help="Send even when --corrections would reverse more 連携完了 documents than"
-                          " settings.yaml allows (corrections_guard_percent / corrections_guard_min)."),
-        click.option("--timeout", type=float, default=None,
-                     help="Seconds to wait for FX's answer (default 60); after that the request is 要確認."),
+                     help="--corrections で取り消す連携完了の帳票が settings.yaml の上限"
+                          " (corrections_guard_percent / corrections_guard_min) を超えても送信します。"),
+        click.option("--timeout", type=float, default=None, metavar="秒",
+                     help="FX の応答を待つ秒数 (既定 60)。過ぎた要求は要確認になります。"),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -97,7 +100,7 @@ def upload_options(func: F) -> F:
 @upload_options
 @handle_errors
 def upload(**kwargs: Any) -> None:
-    """Send the documents not yet in FX (連携完了 ones are never sent again)."""
+    """FX にまだない帳票を送信します (連携完了の帳票は二度と送りません)。"""
     _send_command(only_errors=False)(**kwargs)
 
 
@@ -105,5 +108,5 @@ def upload(**kwargs: Any) -> None:
 @upload_options
 @handle_errors
 def retry(**kwargs: Any) -> None:
-    """Re-send the エラー documents of INPUT (after fixing the mappings or the export)."""
+    """エラーになった帳票を送り直します (マッピングか書出を直した後に)。"""
     _send_command(only_errors=True)(**kwargs)

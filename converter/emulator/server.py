@@ -12,9 +12,11 @@ Public API: ``Emulator`` (``.handle``, ``.transport``, ``.serve``, ``.stored_sli
 ``.count_by_journo_read``, ``.stats``, ``.masters``, ``.set_faults``, ``.api_prefix``),
 ``EmulatorServer`` (``.url``, ``.host``, ``.port``, ``.shutdown()``, context manager),
 ``run_server`` (prints one stderr line ``fx-emulator listening on http://HOST:PORT (...)``, then
-serves until Ctrl-C/SIGTERM), ``Faults``, ``load_seed``. Seed data and the GET endpoints live in
-:mod:`converter.emulator.masters`; the slips/import rules in :mod:`converter.emulator.slips`
-(detail lines: :mod:`converter.emulator.details`; labels and texts: :mod:`converter.emulator.fields`).
+serves until Ctrl-C/SIGTERM), ``Faults``, ``load_seed``, ``load_store`` and
+``EmulatorStartError`` (a store file that is not the emulator's: path, line, reason). Seed data
+and the GET endpoints live in :mod:`converter.emulator.masters`; the slips/import rules in
+:mod:`converter.emulator.slips` (detail lines: :mod:`converter.emulator.details`; labels and
+texts: :mod:`converter.emulator.fields`).
 
 Behaviour: Bearer token or 401; ``Accept`` must list application/json, and ``Content-Type``
 (required on POST, checked on GET when sent) must be application/json, else 406; unknown
@@ -195,9 +197,8 @@ class Emulator:
                              "without_x_requested_with": 0}
         self.store_path = Path(store_path) if store_path else None
         if self.store_path and self.store_path.exists():
-            for line in self.store_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    self._remember(json.loads(line))
+            for record in load_store(self.store_path):
+                self._remember(record)
 
     # -- accessors --------------------------------------------------------------------------
     def api_prefix(self, ocode: str | None = None) -> str:
@@ -420,6 +421,47 @@ class Emulator:
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
         """Start a threaded HTTP server (port 0: any free port) and return at once."""
         return EmulatorServer(self, host, port)
+
+
+class EmulatorStartError(Exception):
+    """The store file cannot be loaded: ``path``, the 1-based ``line`` (0: the file as a whole)
+    and ``reason`` (Japanese). The command line says it in one line; the emulator never starts
+    on a file it would append to without understanding."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path, self.line, self.reason = path, line, reason
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+
+
+#: What a stored record must have, and of which type (see ``_store``).
+_RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {"ocode": str, "journo": str, "journo_read": str,
+                                                      "slip": dict}
+
+
+def load_store(path: Path) -> list[Json]:
+    """The records of a store file (one JSON object a line, as ``_store`` appends them); anything
+    else is an :class:`EmulatorStartError` naming the first line that is not one."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise EmulatorStartError(path, 0, err.strerror or str(err)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        bad_line = data[: err.start].count(b"\n") + 1
+        raise EmulatorStartError(path, bad_line, "UTF-8 の文字ではありません") from None
+    records: list[Json] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise EmulatorStartError(path, number, "JSON として読めません") from None
+        if not isinstance(record, dict) or any(not isinstance(record.get(k), t) for k, t in _RECORD_FIELDS.items()):
+            raise EmulatorStartError(path, number, "登録した仕訳の記録の形ではありません") from None
+        records.append(record)
+    return records
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -47,10 +47,22 @@ class Plan:
     correct: tuple[str, ...] = ()  # source documents corrected by this run
 
 
+def parse_day(text: str) -> date:
+    """A date as typed on the command line: 2026-10-31 or 2026/10/31 (as Jobcan writes dates);
+    ValueError with the Japanese reason."""
+    for form in ("%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text.strip(), form).date()
+        except ValueError:
+            pass
+    raise ValueError(f"「{text}」は日付として読めません。2026-10-31 (または 2026/10/31) の形で指定してください")
+
+
 def parse_period(text: str) -> tuple[date, date]:
-    """``FROM:TO`` (ISO dates) as the export's 出力期間; ValueError with the Japanese reason."""
+    """``FROM:TO`` (dates as :func:`parse_day` reads them) as the export's 出力期間; ValueError
+    with the Japanese reason."""
     try:
-        first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
+        first, last = (parse_day(part) for part in text.split(":"))
     except ValueError:
         raise ValueError("FROM:TO の形で指定してください (例 2026-10-01:2026-10-31)") from None
     if first > last:
