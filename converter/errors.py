@@ -4,6 +4,8 @@
 
     ConverterError                  anything the CLI turns into a clean message (never a traceback)
     ├── InputError                  a source file cannot be read (missing, encoding, columns, sheet, hostile size)
+    ├── BadOptionValue              a value given on the command line (or manifest) the run cannot use:
+    │                               an unknown --kinds / --exclude-status value (a typo must not skip a month)
     ├── ConfigError                 settings / mapping / profile YAML is wrong (lists every problem;
     │                               each a str, a ConfigProblem where the YAML line/column is known)
     ├── ProblemsFound               the data was read but has problems (carries the Problem list)
@@ -101,6 +103,16 @@ class ConverterError(Exception):
 
 class InputError(ConverterError):
     """A source file that cannot be read at all."""
+
+
+class BadOptionValue(ConverterError):
+    """A value of an option the input shows to be wrong (e.g. ``--kinds 売り上げ``): a usage
+    error, exit 2, naming the option and the values it accepts."""
+
+    def __init__(self, option: str, unknown: Sequence[str], accepted: Sequence[str]) -> None:
+        self.option, self.unknown, self.accepted = option, list(unknown), list(accepted)
+        listed = f"使える値: {'、'.join(accepted)}" if accepted else "この入力にはこの項目の値がありません"
+        super().__init__(f"{option} に使えない値があります: {'、'.join(unknown)}。{listed}")
 
 
 class ConfigProblem(str):

@@ -113,6 +113,10 @@ def format_problem(p: Problem) -> str:
     return f"{p.location()}{value}: {p.message} [{p.rule}]"
 
 
+#: A clean conversion without documents (an empty export, or every document filtered or 0円).
+NOTHING_TO_SEND = "帳票 0 件 — 送信するものはありません"
+
+
 def format_report(result: Conversion) -> str:
     s = result.summary()
     lines = []
@@ -127,7 +131,7 @@ def format_report(result: Conversion) -> str:
         lines.append(f"スキップ: {row.kind} {row.doc_no} {row.date} — {row.reason}")
     lines += findings_lines(result.notices, result.unchecked, result.problems,
                             problems_title=f"エラー {len(result.problems)} 件 — 送信できません:",
-                            clean="問題はありません — 送信可能")
+                            clean="問題はありません — 送信可能" if s["documents"] else NOTHING_TO_SEND)
     return "\n".join(lines)
 
 

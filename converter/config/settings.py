@@ -254,6 +254,10 @@ class Profile:
     default_kind: str = ""
     closed_values: tuple[str, ...] = ("締切済", "済", "1", "○")
     sundry_accounts: tuple[str, ...] = ("諸口",)
+    #: 取引種別 and ステータス values the source writes (``--kinds`` / ``--exclude-status`` accept
+    #: these and any the export holds; a value in neither is a typo, refused).
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
     #: What the source is called in advice to the user (「ジョブカンで…書き出し直して」 is wrong for 弥生).
     source_name: str = "ジョブカン"
     identity: Identity = "kind_no"  # what names a document in the ledger (converter.keys)
@@ -272,6 +276,7 @@ class Profile:
 _PROFILE_KEYS = {
     "name", "style", "header", "encoding", "columns", "required", "date_format",
     "default_kind", "closed_values", "sundry_accounts", "description", "source_name", "identity",
+    "kinds", "statuses",
 }
 
 
@@ -332,7 +337,7 @@ def load_profile(name: str, mappings_dir: Path | None = None) -> Profile:
     if problems:
         raise ConfigError(str(path), locate(problems, marked, path, "profile"))
     extra: dict[str, Any] = {}
-    for key in ("closed_values", "sundry_accounts"):
+    for key in ("closed_values", "sundry_accounts", "kinds", "statuses"):
         if key in data:
             extra[key] = tuple(str(v) for v in data[key])
     return Profile(

@@ -25,6 +25,7 @@ from converter.convert.slips import (
     DEBIT,
     Filters,
     assign_documents,
+    check_filters,
     content_hashes,
     document_table,
     filter_documents,
@@ -138,6 +139,7 @@ def convert(
     problems += found
     rows, found = assign_documents(rows, profile)
     problems += found
+    check_filters(rows, profile, options.filters)
     order, skipped = filter_documents(rows, profile, options.filters)
     lines, found = to_lines(rows, profile, order)
     problems += found

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from converter.config.settings import Profile
-from converter.errors import Problem
+from converter.errors import BadOptionValue, Problem
 from converter.fx_rules import CREDIT as CREDIT
 from converter.fx_rules import DEBIT as DEBIT
 from converter.fx_rules import MAX_LINES_PER_SIDE
@@ -193,6 +193,26 @@ def _documents_in_several_files(rows: pd.DataFrame, profile: Profile) -> list[Pr
                 "1 つのファイルだけを指定してください", document=str(doc))
         for doc, (doc_no, files, file, row) in hit.iterrows()
     ]
+
+
+#: Each filter option: its name, the column it looks at, the profile's list of values.
+FILTER_OPTIONS = (("--kinds (出力取引)", "kinds", "kind", "kinds"),
+                  ("--exclude-status (ステータス)", "exclude_status", "status", "statuses"))
+
+
+def check_filters(rows: pd.DataFrame, profile: Profile, filters: Filters) -> None:
+    """Refuse a filter value that is neither one the profile declares nor one the export holds:
+    a typo in ``--kinds`` would otherwise skip the whole month and report success."""
+    for option, attribute, column, declared in FILTER_OPTIONS:
+        wanted: tuple[str, ...] = getattr(filters, attribute)
+        if not wanted:
+            continue
+        present = pd.unique(rows[column].to_numpy(dtype=object)).tolist() if len(rows) else []
+        known = [*getattr(profile, declared), *([profile.default_kind] if column == "kind" else [])]
+        accepted = list(dict.fromkeys(v for v in [*known, *sorted(map(str, present))] if v))
+        unknown = [v for v in wanted if v not in accepted]
+        if unknown:
+            raise BadOptionValue(option, unknown, accepted)
 
 
 def filter_documents(
