@@ -393,3 +393,13 @@ def test_number_ranges() -> None:
 
     assert number_ranges([3, 1, 2, 5, 7, 8, 9]) == "1〜3, 5, 7〜9"
     assert number_ranges(range(1, 20, 2), limit=2) == "1, 3 ほか 8 区間"
+
+
+def test_no_exception_names_in_what_the_accountant_reads(mappings: Path) -> None:
+    """A network failure reads as a sentence; its technical name only with CONVERTER_DEBUG=1."""
+    args = ["masters", "pull", "-m", str(mappings), "--base-url", "http://127.0.0.1:9"]
+    plain_run = CliRunner().invoke(main, args)
+    assert plain_run.exit_code == 2 and "エラー: FX に" in plain_run.stderr
+    assert "ConnectError" not in plain_run.output
+    debug = CliRunner().invoke(main, args, env={"CONVERTER_DEBUG": "1"})
+    assert "ConnectError" in debug.output

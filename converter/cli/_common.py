@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from converter import messages
 from converter.cli import ci_formats
 from converter.cli.reports import format_problem
 from converter.config.settings import load_settings
@@ -46,7 +47,8 @@ def handle_errors(func: F) -> F:
             click.echo(f"エラー: {err}。check で確認し、直してから送信してください", err=True)
             sys.exit(err.exit_code)
         except ConverterError as err:
-            click.echo(f"エラー: {err}", err=True)
+            # Technical names (ConnectError …) only for debugging: the accountant reads the sentence.
+            click.echo(f"エラー: {err if os.environ.get('CONVERTER_DEBUG') else messages.plain(str(err))}", err=True)
             sys.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from converter.cli._common import handle_errors
+from converter.messages import plain
 from converter.sync.batch import MAX_CONCURRENCY, CompanyResult, load_manifest, run_batch, select
 
 MAX_PROBLEMS_SHOWN = 10  # per company; `converter check` on that company shows them all
@@ -45,7 +46,7 @@ def batch(manifest_path: Path, fmt: str, dry_run: bool, concurrency: int | None,
         nonlocal finished
         finished += 1
         click.echo(f"[{finished}/{total}] {result.status_label}: {result.name} ({result.ocode})"
-                   + (f" — {_first_line(result.message)}" if result.message else ""), err=True)
+                   + (f" — {_first_line(plain(result.message))}" if result.message else ""), err=True)
 
     results = run_batch(manifest, dry_run=True if dry_run else None, concurrency=concurrency, yes=yes,
                         on_done=progress)
@@ -88,7 +89,7 @@ def format_batch(results: Sequence[CompanyResult]) -> str:
             continue
         out.append("")
         out.append(f"{r.name} ({r.ocode}) — {r.status_label}:")
-        out += ["  " + text for text in r.message.splitlines()]
+        out += ["  " + text for text in plain(r.message).splitlines()]
         out += ["    " + format_problem(p) for p in r.problems[:MAX_PROBLEMS_SHOWN]]
         if len(r.problems) > MAX_PROBLEMS_SHOWN:
             out.append(f"    ほか {len(r.problems) - MAX_PROBLEMS_SHOWN} 件")
