@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 #: 要確認: what the accountant does next, in one line (upload summary, history, workbook).
@@ -19,6 +20,24 @@ UNRESOLVED_NEXT_STEP: Final = (
 UNRESOLVED_CHECK: Final = "FX の仕訳で 連携番号(journo_read) {number}{journo} 取引日 {ymd} 金額 {amount:,} 円を探す"
 #: A request is stored whole or not at all (a 400 rejects it whole): one look answers for all of it.
 UNRESOLVED_SAME_REQUEST: Final = "同じ送信 (要求 #{batch}) の {size} 件は全部登録済みか全部未登録のどちらかです"
+
+#: 要確認 of one request are all in FX or none is: one look in FX per request answers for all of it.
+UNRESOLVED_BY_REQUEST: Final = (
+    "送信 (要求) ごとに全部登録済みか全部未登録のどちらかです。各要求の 1 件を FX で探せば、"
+    "その要求の全件の答えになります: {requests}")
+
+
+def number_ranges(numbers: Iterable[int], limit: int = 5) -> str:
+    """``1〜3, 5, 7〜9``: runs of consecutive numbers (the first ``limit`` runs, then how many more)."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = ", ".join(f"{a}〜{b}" if b > a else str(a) for a, b in runs[:limit])
+    return text + (f" ほか {len(runs) - limit} 区間" if len(runs) > limit else "")
+
 
 #: Technical names of network failures (httpx's exception classes) that earlier texts carried in
 #: brackets: kept in the ledger and in --format json, never shown in what the accountant reads.

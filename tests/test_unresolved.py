@@ -91,7 +91,9 @@ def test_upload_lists_the_first_20_unresolved_with_the_next_step(write_csv: Writ
     assert block[5].split() == ["売上|INV-00", "1", "1", "2026-10-01", "1,100", "送信後に応答がありませんでした"]
     assert block[24].split()[:2] == ["売上|INV-19", "20"]
     assert block[25] == "  … ほか 5 件 (全件: converter history --status 要確認、確認用ブック (-o) の要確認シート)"
-    assert block[26] == UNRESOLVED_NEXT_STEP
+    assert block[26] == ("送信 (要求) ごとに全部登録済みか全部未登録のどちらかです。各要求の 1 件を FX で探せば、"
+                         "その要求の全件の答えになります: #1 (25 件: 連携番号 1〜25)")
+    assert block[27] == UNRESOLVED_NEXT_STEP
     assert "RemoteProtocolError" not in result.output
     assert len({width(line.rsplit("  ", 1)[0]) for line in block[4:25]}) == 1  # the columns line up
 
@@ -389,7 +391,7 @@ def test_fx_answers_sheet_lists_each_request_then_its_messages(write_csv: WriteC
 
 
 def test_number_ranges() -> None:
-    from converter.review.after_upload import number_ranges
+    from converter.messages import number_ranges
 
     assert number_ranges([3, 1, 2, 5, 7, 8, 9]) == "1〜3, 5, 7〜9"
     assert number_ranges(range(1, 20, 2), limit=2) == "1, 3 ほか 8 区間"

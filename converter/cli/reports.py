@@ -11,7 +11,7 @@ from converter.cli.table import table
 from converter.convert.pipeline import Conversion
 from converter.errors import Problem
 from converter.ledger.unresolved import ORIGIN_LABELS
-from converter.messages import UNRESOLVED_NEXT_STEP
+from converter.messages import UNRESOLVED_BY_REQUEST, UNRESOLVED_NEXT_STEP, number_ranges
 from converter.sync.upload import UploadReport
 
 #: 要確認 documents listed in the upload summary (all of them: history, the workbook's 要確認 sheet).
@@ -90,6 +90,14 @@ def unresolved_lines(report: UploadReport, limit: int = UNRESOLVED_SHOWN) -> lis
     if total > limit:
         lines.append(f"  … ほか {total - limit} 件 (全件: converter history --status 要確認、"
                      "確認用ブック (-o) の要確認シート)")
+    requests: dict[int, list[int]] = {}
+    for u in report.attention:
+        if u.request:
+            requests.setdefault(u.request, []).append(u.number)
+    if requests and len(requests) < total:  # fewer looks in FX than documents
+        shown = [f"#{r} ({len(n)} 件: 連携番号 {number_ranges(n, 3)})" for r, n in list(requests.items())[:5]]
+        more = f" ほか {len(requests) - 5} 要求" if len(requests) > 5 else ""
+        lines.append(UNRESOLVED_BY_REQUEST.format(requests="、".join(shown) + more))
     lines.append(UNRESOLVED_NEXT_STEP)
     return lines
 

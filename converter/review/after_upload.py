@@ -15,7 +15,7 @@ import pandas as pd
 from converter.clock import shown
 from converter.keys import SEP, parse
 from converter.ledger.unresolved import ORIGIN_LABELS, Unresolved
-from converter.messages import plain
+from converter.messages import number_ranges, plain
 from converter.sync.trace import FXMessage, RequestAnswer
 
 Column = tuple[str, str, str, int]
@@ -83,18 +83,6 @@ def response_rows(messages: Sequence[FXMessage], answers: Sequence[RequestAnswer
         covered = max(covered, end)
     out += [_message_row(m, day, None) for m in messages[covered:]]
     return out
-
-
-def number_ranges(numbers: Sequence[int], limit: int = 5) -> str:
-    """``1〜3, 5, 7〜9``: runs of consecutive numbers (the first ``limit`` runs, then how many more)."""
-    runs: list[list[int]] = []
-    for n in sorted(set(numbers)):
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
-        else:
-            runs.append([n, n])
-    text = ", ".join(f"{a}〜{b}" if b > a else str(a) for a, b in runs[:limit])
-    return text + (f" ほか {len(runs) - limit} 区間" if len(runs) > limit else "")
 
 
 def _message_row(r: FXMessage, day: dict[str, str], request: int | None) -> tuple[Any, ...]:
