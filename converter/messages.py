@@ -24,7 +24,7 @@ UNRESOLVED_SAME_REQUEST: Final = "同じ送信 (要求 #{batch}) の {size} 件�
 #: 要確認 of one request are all in FX or none is: one look in FX per request answers for all of it.
 UNRESOLVED_BY_REQUEST: Final = (
     "送信 (要求) ごとに全部登録済みか全部未登録のどちらかです。各要求の 1 件を FX で探せば、"
-    "その要求の全件の答えになります: {requests}")
+    "その要求の全件の答えになります (converter resolve --request 要求番号 --sent / --not-sent): {requests}")
 
 
 def number_ranges(numbers: Iterable[int], limit: int = 5) -> str:

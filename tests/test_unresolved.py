@@ -92,7 +92,8 @@ def test_upload_lists_the_first_20_unresolved_with_the_next_step(write_csv: Writ
     assert block[24].split()[:2] == ["売上|INV-19", "20"]
     assert block[25] == "  … ほか 5 件 (全件: converter history --status 要確認、確認用ブック (-o) の要確認シート)"
     assert block[26] == ("送信 (要求) ごとに全部登録済みか全部未登録のどちらかです。各要求の 1 件を FX で探せば、"
-                         "その要求の全件の答えになります: #1 (25 件: 連携番号 1〜25)")
+                         "その要求の全件の答えになります (converter resolve --request 要求番号 --sent / --not-sent): "
+                         "#1 (25 件: 連携番号 1〜25)")
     assert block[27] == UNRESOLVED_NEXT_STEP
     assert "RemoteProtocolError" not in result.output
     assert len({width(line.rsplit("  ", 1)[0]) for line in block[4:25]}) == 1  # the columns line up
@@ -242,7 +243,8 @@ def test_resolve_needs_something_to_resolve_and_an_answer(dropped: tuple[Path, P
     _, ledger, _ = dropped
     nothing = cli("resolve", "--sent", "-m", mappings, "--ledger", ledger)
     assert nothing.exit_code == 2
-    assert "帳票キーか連携番号を指定するか、--from で一覧ファイルを指定してください" in nothing.output
+    assert ("帳票キーか連携番号を指定するか、--from で一覧ファイル、--request で要求番号を指定してください"
+            in nothing.output)
     no_answer = cli("resolve", "1", "-m", mappings, "--ledger", ledger)
     assert no_answer.exit_code == 2
     assert "FX に仕訳があったら --sent、なかったら --not-sent を付けてください" in no_answer.output
@@ -405,3 +407,21 @@ def test_no_exception_names_in_what_the_accountant_reads(mappings: Path) -> None
     assert "ConnectError" not in plain_run.output
     debug = CliRunner().invoke(main, args, env={"CONVERTER_DEBUG": "1"})
     assert "ConnectError" in debug.output
+
+
+def test_resolve_a_whole_request(write_csv: WriteCsv, mappings: Path, tmp_path: Path) -> None:
+    """Two requests dropped: one look in FX per request; --request answers for all its documents."""
+    ledger = new_ledger(tmp_path / "l.sqlite", OCODE)
+    reports = [upload(write_csv(docs(3, prefix), name=f"{prefix}.csv"), mappings, Emulator(fault_plan=["drop"]),
+                      ledger) for prefix in ("INV", "B")]
+    first, second = sorted({u.request for r in reports for u in r.attention})
+    result = cli("resolve", "--request", str(second), "--sent", "-m", mappings, "--ledger", ledger)
+    assert result.exit_code == 0 and result.stderr == "3 件を連携完了にしました\n"
+    assert statuses(ledger) == {**{f"売上|INV-{i:02d}": "unknown" for i in range(3)},
+                                **{f"売上|B-{i:02d}": "done" for i in range(3)}}
+    again = cli("resolve", "--request", str(second), "--sent", "-m", mappings, "--ledger", ledger)
+    assert again.exit_code == 2
+    assert (f"要確認の帳票がない要求です: #{second}。"
+            "要求の番号は upload の送信結果か確認用ブックの要確認シートにあります") in again.output
+    assert cli("resolve", "--request", str(first), "--not-sent", "-m", mappings, "--ledger", ledger).exit_code == 0
+    assert sorted(statuses(ledger).values()) == ["done"] * 3 + ["pending"] * 3

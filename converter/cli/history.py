@@ -11,7 +11,7 @@ from converter import clock, messages
 from converter.cli._common import handle_errors, ledger_options, open_ledger
 from converter.cli.table import table
 from converter.ledger.ledger import ACTION_LABELS, STATUS_LABELS, DocumentRecord, Event
-from converter.ledger.unresolved import read_targets, targets
+from converter.ledger.unresolved import in_requests, read_targets, targets
 
 #: --status takes the English name or the Japanese label the accountant reads (連携待ち …).
 STATUS_NAMES: dict[str, str] = {**{s: s for s in STATUS_LABELS}, **{v: k for k, v in STATUS_LABELS.items()}}
@@ -107,23 +107,27 @@ def _note(r: DocumentRecord) -> str | None:
 @click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               metavar="ファイル",
               help="帳票キーか連携番号を 1 行に 1 つ書いたファイル (history --format keys / numbers の出力)。")
+@click.option("--request", "requests", type=click.IntRange(min=1), multiple=True, metavar="要求番号",
+              help="この要求 (upload の送信結果・要確認シートの 要求 #) の要確認の帳票すべて (繰り返し可)。"
+                   "要求は全部登録されたか全部されていないかのどちらかです。")
 @click.option("--sent/--not-sent", default=None,
               help="--sent: FX に仕訳がある (→ 連携完了)。--not-sent: ない (→ 連携待ち、次の upload で送信)。")
 @handle_errors
 def resolve(keys: tuple[str, ...], ledger_path: Path | None, mappings_dir: Path, from_file: Path | None,
-            sent: bool | None) -> None:
+            requests: tuple[int, ...], sent: bool | None) -> None:
     """要確認の帳票について FX で確認した結果を登録します (帳票キー 例 '売上|INV-1' か連携番号 で指定)。"""
     if sent is None:
         raise click.UsageError("FX に仕訳があったら --sent、なかったら --not-sent を付けてください")
     tokens = list(keys) + (read_targets(from_file) if from_file is not None else [])
-    if not tokens and from_file is not None:  # an empty list (nothing found in FX, say): nothing to do
+    if not tokens and from_file is not None and not requests:  # an empty list (nothing found in FX, say): nothing to do
         click.echo(f"{from_file} に帳票キー・連携番号がありません。何も変更していません", err=True)
         return
-    if not tokens:
-        raise click.UsageError("帳票キーか連携番号を指定するか、--from で一覧ファイルを指定してください"
+    if not tokens and not requests:
+        raise click.UsageError("帳票キーか連携番号を指定するか、--from で一覧ファイル、--request で要求番号を"
+                               "指定してください"
                                " (一覧: converter history --status 要確認 --format keys)")
     with open_ledger(ledger_path, mappings_dir, lock=True) as ledger:
-        chosen = targets(ledger, tokens)
+        chosen = list(dict.fromkeys(targets(ledger, tokens) + in_requests(ledger, requests)))
         ledger.resolve(chosen, sent)
     click.echo(f"{len(chosen)} 件を{'連携完了' if sent else '連携待ち'}にしました", err=True)
 

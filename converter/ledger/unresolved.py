@@ -112,3 +112,20 @@ def targets(ledger: Ledger, tokens: Iterable[str]) -> list[str]:
         raise LedgerError(f"連携番号が複数の年度の要確認の帳票にあります: {shorten(keys)}。"
                           "帳票キーで指定してください", file=str(ledger.path))
     return list(dict.fromkeys(by_number[numbers[t]][0].key if t in numbers else t for t in tokens))
+
+
+def in_requests(ledger: Ledger, requests: Iterable[int]) -> list[str]:
+    """The 要確認 documents sent in the given requests (the 要求 # the summary, the workbook's 要確認
+    sheet and :class:`Unresolved` show). A number that names no request with 要確認 documents is refused."""
+    wanted = list(dict.fromkeys(requests))
+    if not wanted:
+        return []
+    keys = [r.key for r in ledger.documents("unknown")]
+    sent = ledger.requests_of(keys)
+    chosen = [k for k in keys if k in sent and sent[k][0] in wanted]
+    found = {sent[k][0] for k in chosen}
+    missing = [f"#{r}" for r in wanted if r not in found]
+    if missing:
+        raise LedgerError(f"要確認の帳票がない要求です: {shorten(missing)}。"
+                          "要求の番号は upload の送信結果か確認用ブックの要確認シートにあります", file=str(ledger.path))
+    return chosen
