@@ -114,6 +114,9 @@ def targets(ledger: Ledger, tokens: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(by_number[numbers[t]][0].key if t in numbers else t for t in tokens))
 
 
+# The FX reference is silent on whether a request is stored atomically (it documents 201, and a 400
+# that lists errors); like corrections (a reversal and its new version in one request), answering
+# for a whole request assumes all or nothing. The README says so next to `resolve --request`.
 def in_requests(ledger: Ledger, requests: Iterable[int]) -> list[str]:
     """The 要確認 documents sent in the given requests (the 要求 # the summary, the workbook's 要確認
     sheet and :class:`Unresolved` show). A number that names no request with 要確認 documents is refused."""
