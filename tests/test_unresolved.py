@@ -425,3 +425,14 @@ def test_resolve_a_whole_request(write_csv: WriteCsv, mappings: Path, tmp_path: 
             "要求の番号は upload の送信結果か確認用ブックの要確認シートにあります") in again.output
     assert cli("resolve", "--request", str(first), "--not-sent", "-m", mappings, "--ledger", ledger).exit_code == 0
     assert sorted(statuses(ledger).values()) == ["done"] * 3 + ["pending"] * 3
+
+
+def test_preview_shows_the_unresolved_too(dropped: tuple[Path, Path, Emulator], mappings: Path,
+                                          tmp_path: Path) -> None:
+    path, ledger, _ = dropped
+    review = tmp_path / "preview.xlsx"
+    result = cli("preview", path, "-m", mappings, "--ledger", ledger, "-o", review)
+    assert result.exit_code == 0
+    heading = "要確認 25 件 (前回までの送信 25 件) — FX に登録されたか分からないため、自動では再送しません:"
+    assert heading in result.stdout.splitlines() and UNRESOLVED_NEXT_STEP in result.stdout
+    assert len(sheet_rows(review, "要確認")) == 25

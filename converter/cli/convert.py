@@ -74,14 +74,15 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     status = None
     if compare and ledger is not None:
         status = correction_status(result, ledger, known.found if known is not None else None)
-    if status is not None and (status.changed or status.deleted):
+    if status is not None and (status.changed or status.deleted or status.attention):
         click.echo(format_upload(status))
     if review_path is not None:
         from converter.review.workbook import (
             write_review,  # openpyxl only when a workbook is asked for: check starts faster
         )
 
-        write_review(result, review_path, corrections=correction_rows(status) if status else None)
+        write_review(result, review_path, corrections=correction_rows(status) if status else None,
+                     unresolved=status.attention if status else None)
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
         # Built while written (a big month's bodies need not all sit in memory), unless the review

@@ -248,7 +248,7 @@ def correction_status(conversion: Conversion, ledger_path: Path,
     with Ledger.open(ledger_path, ocode=conversion.settings.ocode, readonly=True,
                      fiscal_year_start=conversion.settings.fiscal_year_start) as ledger:
         plan = plan_documents(conversion, ledger, verdicts_only=True, known=known)
-    return _planned(plan)
+        return replace(_planned(plan), attention=tuple(unresolved(ledger, plan.unknown)))
 
 
 def _planned(plan: Plan, requests: int = 0, held: Held | None = None) -> UploadReport:
