@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import SAMPLES, sale, to_csv
 
 from converter.cli import main
-from converter.cli.japanese import display_width
+from converter.cli.japanese import NOT_AT_LINE_START, display_width
 
 WriteCsv = Callable[..., Path]
 #: Three or more English words in a row: a sentence left untranslated (words may carry . / _ < > -).
@@ -55,6 +55,10 @@ def test_every_help_page_is_japanese(path: tuple[str, ...]) -> None:
     assert "オプション:" in out and "この説明を表示して終了します。" in out
     text = out.replace(" ".join(("converter", *path)), "")  # the command's own name is not a sentence
     assert ENGLISH.findall(text) == []
+    # Laid out for an 80-column terminal, 全角 counted as two, no line starting with 。、) (禁則).
+    lines = out.splitlines()
+    assert max(display_width(line) for line in lines) <= 80
+    assert not [line for line in lines if line.strip()[:1] in NOT_AT_LINE_START]
 
 
 def test_the_english_check_finds_english() -> None:
@@ -62,6 +66,15 @@ def test_the_english_check_finds_english() -> None:
     assert ENGLISH.findall("  -h, --help  Show this message and exit.") == ["Show this message and exit."]
     assert ENGLISH.findall("  --base-url URL  FX API base URL (default: settings.yaml base_url).")
     assert ENGLISH.findall("  -m, --mappings フォルダ  マッピングのフォルダ (settings.yaml・対応表)。") == []
+
+
+def test_japanese_help_text_wraps_between_characters_not_before_punctuation() -> None:
+    text = "マッピングのフォルダ (settings.yaml・対応表・profiles/ のある所)。知らない値はエラーです。"
+    lines = click.wrap_text(text, width=20).splitlines()
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert [display_width(line) <= 20 for line in lines] == [True] * len(lines)
+    assert lines == ["マッピングのフォルダ", "(settings.yaml・対応", "表・profiles/ のある",
+                     "所)。知らない値はエ", "ラーです。"]
 
 
 def test_help_columns_line_up_with_full_width_metavars() -> None:

@@ -14,10 +14,12 @@ command of the group Japanese usage metavars (``[オプション]``, ``コマン
 from __future__ import annotations
 
 import importlib
+import re
 import unicodedata
 from typing import Any
 
 import click
+import click._textwrap
 from click._compat import strip_ansi
 
 #: English value → Japanese, for the words click formats into its sentences (type names).
@@ -130,10 +132,43 @@ def display_width(x: str) -> int:
     return len(plain) + sum(unicodedata.east_asian_width(ch) in ("F", "W") for ch in plain)
 
 
+#: Japanese line breaking (禁則): never at the start of a line / never at the end of one.
+NOT_AT_LINE_START = frozenset("、。，．）)]」』】〕・：:；;！？!?ー…,.")
+NOT_AT_LINE_END = frozenset("（([「『【〔")
+_PIECES = re.compile(r"[^\u1100-\uffff]+|.", re.DOTALL)  # a run of narrow characters, or one other
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("F", "W")
+
+
+class JapaneseWrapper(click._textwrap.TextWrapper):
+    """click's wrapper, able to break a line between two Japanese characters (which have no
+    spaces between them), not before 。、) nor after (「."""
+
+    def _split(self, text: str) -> list[str]:
+        chunks: list[str] = []
+        for chunk in super()._split(text):
+            if not any(_wide(ch) for ch in chunk):
+                chunks.append(chunk)
+                continue
+            pieces: list[str] = []
+            for piece in _PIECES.findall(chunk):
+                if pieces and (piece[0] in NOT_AT_LINE_START or pieces[-1][-1] in NOT_AT_LINE_END):
+                    pieces[-1] += piece
+                else:
+                    pieces.append(piece)
+            chunks += pieces
+        return chunks
+
+
 def use_japanese() -> None:
-    """Make click speak Japanese in this process (idempotent); the help page's columns are
-    aligned by display width, so Japanese metavars line up."""
+    """Make click speak Japanese in this process (idempotent); the help page is laid out by
+    display width (全角 = two columns), so Japanese metavars line up and help text wraps
+    between Japanese characters."""
     click.formatting.term_len = display_width
+    click._textwrap.term_len = display_width
+    click._textwrap.TextWrapper = JapaneseWrapper  # type: ignore[misc]
     for name in CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):
