@@ -424,7 +424,7 @@ def test_run_server_banner_store_and_sigterm(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         banner = proc.stderr.readline()
-        match = re.match(r"fx-emulator listening on (http://127\.0\.0\.1:\d+) ", banner)
+        match = re.match(r"FX エミュレーター: (http://127\.0\.0\.1:\d+) で待ち受けています ", banner)
         assert match, banner
         with httpx.Client(base_url=match.group(1), headers=HEADERS, timeout=5) as client:
             with pytest.raises(httpx.TransportError):

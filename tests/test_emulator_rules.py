@@ -388,8 +388,8 @@ def test_emulator_server_serves_the_ocodes_and_locale_given(tmp_path: Path) -> N
     try:
         assert proc.stderr is not None
         banner = proc.stderr.readline()
-        match = re.match(r"fx-emulator listening on (http://127\.0\.0\.1:\d+) \(ocode tc00000001,tc00000002, "
-                         r"locale tfb,", banner)
+        match = re.match(r"FX エミュレーター: (http://127\.0\.0\.1:\d+) で待ち受けています \(ocode tc00000001,"
+                         r"tc00000002, locale tfb,", banner)
         assert match, banner
         with httpx.Client(base_url=match.group(1), headers=HEADERS, timeout=5) as http:
             for ocode in ("tc00000001", "tc00000002"):

@@ -11,7 +11,7 @@ One core (:meth:`Emulator.handle`), two ways to reach it::
 Public API: ``Emulator`` (``.handle``, ``.transport``, ``.serve``, ``.stored_slips``,
 ``.count_by_journo_read``, ``.stats``, ``.masters``, ``.set_faults``, ``.api_prefix``),
 ``EmulatorServer`` (``.url``, ``.host``, ``.port``, ``.shutdown()``, context manager),
-``run_server`` (prints one stderr line ``fx-emulator listening on http://HOST:PORT (...)``, then
+``run_server`` (prints one stderr line ``FX エミュレーター: http://HOST:PORT で待ち受けています (...)``, then
 serves until Ctrl-C/SIGTERM), ``Faults``, ``load_seed``, ``load_store`` and
 ``EmulatorStartError`` (a store file that is not the emulator's: path, line, reason). Seed data
 and the GET endpoints live in :mod:`converter.emulator.masters`; the slips/import rules in
@@ -564,8 +564,8 @@ def run_server(
     server = emu.serve(host, port)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # terminate() shuts down like Ctrl-C
-    print(f"fx-emulator listening on {server.url} (ocode {','.join(emu.ocodes)}, "
-          f"locale {emu.locale}, store {store_path or '-'})", file=sys.stderr, flush=True)
+    print(f"FX エミュレーター: {server.url} で待ち受けています (ocode {','.join(emu.ocodes)}, "
+          f"locale {emu.locale}, 保存先 {store_path or '-'})。Ctrl-C で終了します", file=sys.stderr, flush=True)
     try:
         while True:
             time.sleep(3600)
