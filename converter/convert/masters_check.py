@@ -50,7 +50,11 @@ def unchecked_without_masters(mappings_dir: Path, settings: Settings, wanted: bo
 
 
 class _Findings:
-    """Problems and notices, one per group of lines (file, column, value and keys), rows listed."""
+    """Problems and notices, one per group of lines (file, column, value and keys), rows listed.
+
+    The grouping, each group's first line, its row list and its distinct values are computed
+    column-wise; Python runs once per finding (to format its message), never per line.
+    """
 
     def __init__(self, lines: pd.DataFrame) -> None:
         self.lines = lines
@@ -61,22 +65,39 @@ class _Findings:
             message: Callable[[dict[str, Any]], str], keys: Mapping[str, pd.Series], *,
             notice: bool = False, per_source: bool = True, extra: Mapping[str, pd.Series] | None = None) -> None:
         """``per_source=False`` gives one finding per ``keys`` (e.g. once per account) across files."""
-        if not mask.any():
+        where = mask.to_numpy(dtype=bool)
+        if not where.any():
             return
-        base = {"_file": self.lines["_file"], "_row": self.lines["_row"], "_doc": self.lines["doc"],
-                "_column": column, "_value": value.astype(str)}
-        frame = pd.DataFrame({**base, **keys, **(extra or {})})[mask]
+        columns = {"_file": self.lines["_file"], "_row": self.lines["_row"], "_doc": self.lines["doc"],
+                   "_column": column, "_value": value, **keys, **(extra or {})}
+        frame = pd.DataFrame({name: series[where].to_numpy() for name, series in columns.items()})
+        frame["_value"] = frame["_value"].astype(str)
         group = (["_file", "_column", "_value"] if per_source else []) + list(keys)
-        for _, g in frame.groupby(group, sort=False, dropna=False):
-            first = (g.sort_values("_row", kind="stable") if per_source else g).iloc[0]
-            rows = sorted(set(g.loc[g["_file"] == first["_file"], "_row"].astype(int)))
-            shown = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
-            info = {k: first[k] for k in [*keys, *(extra or {})]}
-            info.update(value=first["_value"], values="、".join(dict.fromkeys(v for v in g["_value"] if v)),
-                        rows=f" ({len(g)} 行: {shown})", n=len(g))
-            (self.notices if notice else self.problems).append(Problem(
-                str(first["_file"]), int(first["_row"]), str(first["_column"]), str(first["_value"]), rule,
-                message(info), document=str(first["_doc"])))
+        gid = frame.groupby(group, sort=False, dropna=False).ngroup().to_numpy()  # numbered as first seen
+        rows = frame["_row"].to_numpy(dtype="int64")
+        position = np.arange(len(frame))
+        # each group's first line: its smallest row (the earliest line among equal rows), or its earliest line
+        order = np.lexsort((position, rows, gid) if per_source else (position, gid))
+        first = order[np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])]
+        files = frame["_file"].to_numpy()
+        same_file = files == files[first][gid]
+        listed = pd.DataFrame({"g": gid[same_file], "row": rows[same_file]}).drop_duplicates().sort_values(
+            ["g", "row"], kind="stable")
+        rank = listed.groupby("g").cumcount().to_numpy()
+        count = np.bincount(listed["g"].to_numpy(), minlength=len(first))
+        head = listed[rank < 10]
+        shown = head["row"].astype(str).groupby(head["g"].to_numpy()).agg(", ".join).to_numpy()
+        size = np.bincount(gid, minlength=len(first))
+        named = frame["_value"].ne("").to_numpy()
+        distinct = pd.DataFrame({"g": gid[named], "v": frame["_value"].to_numpy()[named]}).drop_duplicates()
+        values = distinct.groupby("g")["v"].agg("、".join).reindex(range(len(first)), fill_value="").to_numpy()
+        into = self.notices if notice else self.problems
+        for g, line in enumerate(frame.iloc[first].to_dict("records")):
+            info = {k: line[k] for k in [*keys, *(extra or {})]}
+            info.update(value=line["_value"], values=values[g], n=int(size[g]),
+                        rows=f" ({size[g]} 行: {shown[g]}{' …' if count[g] > 10 else ''})")
+            into.append(Problem(str(line["_file"]), int(line["_row"]), str(line["_column"]), str(line["_value"]),
+                                rule, message(info), document=str(line["_doc"])))
 
 
 def stale_notices(masters: MasterData, *, now: dt.datetime | None = None,
@@ -116,10 +137,12 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     found = _Findings(out)
     acts = masters.account_table
     act = out["cd_act"]
-    known = act.isin(acts.index)
+    # each account attribute is looked up once per distinct cd_act and laid out by the codes
+    act_codes, act_values = pd.factorize(act, use_na_sentinel=False)
+    known = pd.Series(pd.Index(act_values).isin(acts.index)[act_codes], index=out.index)
 
     def attr(name: str) -> pd.Series:
-        return act.map(acts[name])
+        return pd.Series(acts[name].reindex(act_values).to_numpy()[act_codes], index=out.index)
 
     def side_column(name: str) -> pd.Series:
         names = {DEBIT: profile.source_column("dr_" + name), CREDIT: profile.source_column("cr_" + name)}
@@ -236,15 +259,15 @@ def _one_off_customer(out: pd.DataFrame, found: _Findings, lacking: pd.Series, o
                       account: Mapping[str, pd.Series], column: pd.Series, value: pd.Series) -> None:
     """Lines lacking cd_cstm on a customer-ledger account get the catch-all code; the customer's
     name, which FX would ignore next to a code, goes to 摘要 when it fits (80 wide) and is not there yet."""
-    name = out["nm_cstm"].where(lacking, "")
-    memo = out["rcj_slip"].astype(str)
-    named = lacking & name.ne("")
+    named = lacking & out["nm_cstm"].ne("")
     present = pd.Series(False, index=out.index)
-    if named.any():  # only the name-only customers' lines
-        present.loc[named] = pd.Series([n in m for m, n in zip(memo[named], name[named], strict=True)],
-                                       index=memo[named].index)
-    joined = memo.where(memo.eq(""), memo + " ") + name
-    fits = fx_width(joined) <= RCJ_SLIP_WIDTH
+    fits = pd.Series(False, index=out.index)
+    joined = pd.Series("", index=out.index, dtype=object)
+    if named.any():  # only the name-only customers' lines: is the name in 摘要, and would it fit
+        memo, name = out.loc[named, "rcj_slip"].astype(str), out.loc[named, "nm_cstm"].astype(str)
+        present.loc[named] = np.strings.find(memo.to_numpy(dtype=str), name.to_numpy(dtype=str)) >= 0
+        joined.loc[named] = memo.where(memo.eq(""), memo + " ") + name
+        fits.loc[named] = fx_width(joined[named]) <= RCJ_SLIP_WIDTH
     to_memo = named & ~present & fits
     out.loc[to_memo, "rcj_slip"] = joined[to_memo]
     out.loc[lacking, "cd_cstm"] = one_off
@@ -283,7 +306,9 @@ def _tax(out: pd.DataFrame, found: _Findings, known: pd.Series, catcmtx: pd.Seri
     out.loc[clear, "tax_amount"] = 0
 
     rates = masters.rate_table
-    check = known & ~clear & catcmtx.ne(2) & rate.ne(0) & out["date"].str.fullmatch(CODE_PATTERNS["ymd"])
+    day_codes, days = pd.factorize(out["date"], use_na_sentinel=False)  # a month has few dates: match each once
+    dated = pd.Series(days).str.fullmatch(CODE_PATTERNS["ymd"]).to_numpy(dtype=bool, na_value=False)[day_codes]
+    check = known & ~clear & catcmtx.ne(2) & rate.ne(0) & dated
     if not check.any() or rates.empty:
         return
     position = pd.Series(range(len(out)), index=out.index)
@@ -312,21 +337,30 @@ def _fund(out: pd.DataFrame, found: _Findings, known: pd.Series, attr: Callable[
     the credit side cd_fbcat_cc/cd_fbbdcat_cc. When several non-fund lines carry different
     defaults, the line with the largest amount wins (and a notice says so).
     """
-    slip = out["slip_key"]
-    fund = attr("is_fundapplc").eq(1)
-    mixed = (known.groupby(slip).transform("all") & fund.groupby(slip).transform("any")
-             & (~fund).groupby(slip).transform("any"))
+    # slips numbered 0..n-1: per-slip facts by bincount and take
+    slip, slips = pd.factorize(out["slip_key"], use_na_sentinel=False)
+    fund = attr("is_fundapplc").eq(1).to_numpy()
+
+    def on_slip(line_mask: np.ndarray) -> np.ndarray:
+        """Whether any line of each line's slip is in ``line_mask``."""
+        return np.bincount(slip[line_mask], minlength=len(slips))[slip] > 0
+
+    mixed = pd.Series(~on_slip(~known.to_numpy()) & on_slip(fund) & on_slip(~fund), index=out.index)
     debit = out["side"].eq(DEBIT)
     fbcat = attr("cd_fbcat_dc").where(debit, attr("cd_fbcat_cc")).fillna("")
     fbbdcat = attr("cd_fbbdcat_dc").where(debit, attr("cd_fbbdcat_cc")).fillna("")
-    candidate = mixed & ~fund & fbcat.ne("") & fbbdcat.ne("")
-    options = pd.DataFrame({"slip": slip, "size": out["amount"].abs(), "order": range(len(out)),
-                            "pair": fbcat + "/" + fbbdcat})[candidate]
+    candidate = (mixed & ~fund & fbcat.ne("") & fbbdcat.ne("")).to_numpy()
+    pairs = (fbcat + "/" + fbbdcat).to_numpy()
+    options = pd.DataFrame({"slip": slip, "size": out["amount"].abs().to_numpy(), "order": np.arange(len(out)),
+                            "pair": pairs})[candidate]
     best = options.sort_values(["slip", "size", "order"], ascending=[True, False, True]).drop_duplicates("slip")
-    chosen = slip.map(best.set_index("slip")["pair"])
-    chosen = chosen.astype(object).where(chosen.notna(), "").astype(str)  # all-NaN maps come back float
-    out["cd_fbcat"] = chosen.str[:2]
-    out["cd_fbbdcat"] = chosen.str[3:]
+    pick = np.full(len(slips), -1)
+    pick[best["slip"].to_numpy()] = best["order"].to_numpy()
+    picked = pick[slip]
+    chosen = pd.Series(np.where(picked >= 0, pairs[picked], ""), index=out.index, dtype=object)
+    codes, distinct = pd.factorize(chosen)
+    out["cd_fbcat"] = pd.Index(distinct).str[:2].to_numpy()[codes]
+    out["cd_fbbdcat"] = pd.Index(distinct).str[3:].to_numpy()[codes]
     side_keys = {**account, "dc": debit.map({True: "cd_fbcat_dc/cd_fbbdcat_dc", False: "cd_fbcat_cc/cd_fbbdcat_cc"})}
     found.add(mixed & chosen.eq("") & ~fund, "fund_category", account_column, out["account"], lambda i: (
         f"資金科目 (is_fundapplc=1) と非資金科目を含む仕訳には収支区分(cd_fbcat)・内訳区分(cd_fbbdcat) が必要ですが、"
@@ -334,7 +368,8 @@ def _fund(out: pd.DataFrame, found: _Findings, known: pd.Series, attr: Callable[
         f"{i['rows']}。"
         "FX の「設定 > 勘定科目情報 > 資金相手科目」で初期値を設定し、converter masters pull を実行してください"),
         side_keys)
-    is_best = out.index.isin(best.index)
+    is_best = np.zeros(len(out), dtype=bool)
+    is_best[best["order"].to_numpy()] = True
     pair = {**account, "pair": chosen}
     found.add(pd.Series(is_best, index=out.index) & ~chosen.isin(masters.fund_pairs), "fund_category",
               account_column, out["account"], lambda i: (
@@ -343,7 +378,9 @@ def _fund(out: pd.DataFrame, found: _Findings, known: pd.Series, attr: Callable[
                   "FX の初期値設定を確認してください"),
               pair)
     varied = options.groupby("slip")["pair"].nunique()
-    mixed_defaults = pd.Series(is_best, index=out.index) & slip.isin(varied[varied > 1].index)
+    several = np.zeros(len(slips), dtype=bool)
+    several[varied.index[varied > 1].to_numpy()] = True
+    mixed_defaults = pd.Series(is_best & several[slip], index=out.index)
     found.add(mixed_defaults, "fund_default", account_column, out["account"], lambda i: (
         f"非資金科目ごとに資金相手科目の初期値が異なる仕訳 {i['n']} 件は、金額の最も大きい {i['nm_act']}"
         f"(cd_act {i['cd_act']}) の初期値 収支区分(cd_fbcat)/内訳区分(cd_fbbdcat) {i['pair']} で送ります"
