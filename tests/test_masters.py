@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import MAPPINGS, SAMPLES, make_mappings, sale
@@ -236,6 +237,23 @@ def test_unknown_department_code(mappings: Path, write_csv: WriteCsv) -> None:
     _, problems, _ = check([sale(cr_dep="海外事業部")], mappings, write_csv)
     (p,) = problems
     assert (p.rule, p.value) == ("master_department", "海外事業部") and "is_add_depmaster" in p.message
+
+
+def test_one_problem_per_value_lists_its_rows_and_leaves_the_lines_given_alone(
+        mappings: Path, write_csv: WriteCsv) -> None:
+    append(mappings, "departments", '- {department: 海外事業部, cd_dep: "777"}')
+    append(mappings, "departments", '- {department: 北米事業部, cd_dep: "778"}')
+    rows = [sale(f"D{i:02}", cr_dep="北米事業部" if i == 5 else "海外事業部") for i in range(13)]
+    conversion = convert([write_csv(rows[::-1])], mappings)  # the first source row is D12
+    given = conversion.lines.copy()
+    _, problems, _ = apply_masters(conversion.lines, seed_masters(), conversion.settings, conversion.profile,
+                                   now=FETCHED)
+    assert [(p.rule, p.row, p.value) for p in problems] == [("master_department", 2, "海外事業部"),
+                                                            ("master_department", 9, "北米事業部")]
+    assert "(12 行: 2, 3, 4, 5, 6, 7, 8, 10, 11, 12 …)" in problems[0].message
+    assert "(1 行: 9)" in problems[1].message
+    assert problems[0].document.endswith("D12")
+    pd.testing.assert_frame_equal(conversion.lines, given)
 
 
 def test_account_managed_by_customer_needs_a_code_or_a_name(mappings: Path, write_csv: WriteCsv) -> None:

@@ -129,7 +129,7 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     needless_cd_cstm, needless_tax, fund_default.
     """
     notices = stale_notices(masters, now=now, max_age_days=max_age_days)
-    out = lines.copy()
+    out = lines.copy(deep=False)  # copy-on-write: only the columns changed below are copied
     out["cd_fbcat"] = ""
     out["cd_fbbdcat"] = ""
     if out.empty:
