@@ -141,8 +141,12 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     act_codes, act_values = pd.factorize(act, use_na_sentinel=False)
     known = pd.Series(pd.Index(act_values).isin(acts.index)[act_codes], index=out.index)
 
+    def per_account(by_act: pd.Series) -> pd.Series:
+        """A value per cd_act (NaN for one FX does not have), laid out on the lines."""
+        return pd.Series(by_act.reindex(act_values).to_numpy()[act_codes], index=out.index)
+
     def attr(name: str) -> pd.Series:
-        return pd.Series(acts[name].reindex(act_values).to_numpy()[act_codes], index=out.index)
+        return per_account(acts[name])
 
     def side_column(name: str) -> pd.Series:
         names = {DEBIT: profile.source_column("dr_" + name), CREDIT: profile.source_column("cr_" + name)}
@@ -169,17 +173,20 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     # 口座: is_useauxact=1 needs a cd_auxact that FX has for that account.
     aux = masters.auxact_table
     aux_list = (aux["cd_auxact"] + " " + aux["nm_auxact"]).groupby(aux["cd_act"]).agg(", ".join)
-    account_aux = {**account, "account": out["account"], "aux_list": act.map(aux_list).fillna("なし")}
+    account_aux = {**account, "account": out["account"], "aux_list": per_account(aux_list).fillna("なし")}
     uses = known & attr("is_useauxact").eq(1)
     code = out["cd_auxact"]
     found.add(uses & code.eq(""), "auxact_required", side_column("sub_account"), out["sub_account"], lambda i: (
         f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で口座別管理の科目 (is_useauxact=1) です。口座コード(cd_auxact) "
         f"がないと FX はエラーにします{i['rows']}。accounts.yaml で「{i['account']}」を補助科目ごとに書き、cd_auxact を"
         f"指定してください (FX の口座: {i['aux_list']})"), account_aux)
-    unknown = uses & code.ne("") & ~(act + "/" + code).isin(aux["cd_act"] + "/" + aux["cd_auxact"])
+    coded = uses & code.ne("")
+    act_aux = pd.Series("", index=out.index, dtype=object)  # cd_act/cd_auxact, made only where there is one
+    act_aux[coded] = act[coded] + "/" + code[coded]
+    unknown = coded & ~act_aux.isin(aux["cd_act"] + "/" + aux["cd_auxact"])
     if settings.is_add_auxmaster:
         found.add(unknown, "master_auto_add", side_column("sub_account"), out["sub_account"],
-                  auto_added("is_add_auxmaster", "口座コード(cd_auxact)"), {"code": act + "/" + code}, notice=True)
+                  auto_added("is_add_auxmaster", "口座コード(cd_auxact)"), {"code": act_aux}, notice=True)
     else:
         found.add(unknown, "master_auxact", side_column("sub_account"), out["sub_account"], lambda i: (
             f"口座コード(cd_auxact) {i['code']} は FX の {i['nm_act']}(cd_act {i['cd_act']}) の口座にありません"
@@ -350,7 +357,8 @@ def _fund(out: pd.DataFrame, found: _Findings, known: pd.Series, attr: Callable[
     fbcat = attr("cd_fbcat_dc").where(debit, attr("cd_fbcat_cc")).fillna("")
     fbbdcat = attr("cd_fbbdcat_dc").where(debit, attr("cd_fbbdcat_cc")).fillna("")
     candidate = (mixed & ~fund & fbcat.ne("") & fbbdcat.ne("")).to_numpy()
-    pairs = (fbcat + "/" + fbbdcat).to_numpy()
+    pairs = np.full(len(out), "", dtype=object)  # "cd_fbcat/cd_fbbdcat", made only for the candidates
+    pairs[candidate] = (fbcat[candidate] + "/" + fbbdcat[candidate]).to_numpy()
     options = pd.DataFrame({"slip": slip, "size": out["amount"].abs().to_numpy(), "order": np.arange(len(out)),
                             "pair": pairs})[candidate]
     best = options.sort_values(["slip", "size", "order"], ascending=[True, False, True]).drop_duplicates("slip")
