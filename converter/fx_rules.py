@@ -10,6 +10,7 @@ so ``"７４１１"`` (full-width) would pass, while the reference says 半角�
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -90,6 +91,19 @@ CREDIT: Final = 0
 PURDAY_NEEDS: Final[dict[int, tuple[bool, bool]]] = {
     0: (False, False), 1: (True, False), 2: (True, True), 3: (True, False), 4: (True, True), 9: (False, False),
 }
+
+
+# --------------------------------------------------------------------------- wire format
+
+# The reference shows request bodies as JSON but prescribes no layout; the converter's choice, once:
+# UTF-8, no ASCII escaping, no spaces (``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``).
+# The ledger keeps what was sent in this form too, so a reversal is built from the bytes FX got.
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
+def compact_json(value: object) -> str:
+    """``value`` as the converter writes JSON for FX (see above)."""
+    return _COMPACT.encode(value)
 
 
 # --------------------------------------------------------------------------- company settings

@@ -36,7 +36,8 @@ from converter.ledger.ledger import DocumentInfo, Ledger
 from converter.ledger.numbering import ID_CHECK, NUMBERING_SCHEMA, fiscal_year
 from converter.ledger.records import SCHEMA
 from converter.sync import upload as upload_module
-from converter.sync.upload import STORM_LIMIT, upload_files
+from converter.sync.send import STORM_LIMIT
+from converter.sync.upload import upload_files
 
 OCODE = "tc09999001"
 BAD_ACCOUNT = "雑収入"  # mapped to 4999: a code the emulator's masters (FX) do not know

@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from converter.convert.pipeline import Conversion, convert
+from converter.fx.answers import FXMessage, MessageKind
 from converter.review.workbook import SLIP_COLUMNS, write_review
-from converter.sync.upload import FXMessage
 
 SHEETS = ["サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ"]
 COL = {c.label: i + 1 for i, c in enumerate(SLIP_COLUMNS)}  # 1-based column of each 仕訳明細 field
@@ -243,8 +243,8 @@ def test_fx_responses_sheet(good: Conversion, tmp_path: Path) -> None:
     line = good.lines.iloc[0]
     doc, doc_no, file, row = line["doc"], line["doc_no"], line["_file"], int(line["_row"])
     responses = [
-        FXMessage(doc, doc_no, 1, "information", "税額をみなしで計算しました", 1, 1, None, file, row),
-        FXMessage(doc, doc_no, 1, "error", "=勘定科目コードが存在しません", 1, 2, 0, file, row),
+        FXMessage(doc, doc_no, 1, MessageKind.INFORMATION, "税額をみなしで計算しました", 1, 1, None, file, row),
+        FXMessage(doc, doc_no, 1, MessageKind.ERROR, "=勘定科目コードが存在しません", 1, 2, 0, file, row),
     ]
     wb = load_workbook(write_review(good, tmp_path / "r.xlsx", responses=responses))
     assert wb.sheetnames == [*SHEETS, "FX応答"]

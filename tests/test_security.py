@@ -40,10 +40,11 @@ from converter.cli import main
 from converter.convert.pipeline import Options, convert
 from converter.emulator.server import Emulator
 from converter.errors import ConfigError, ConverterError, FXAPIError
+from converter.fx.answers import FXMessage, MessageKind
 from converter.fx.bodies import write_requests
 from converter.fx.client import FXClient, RetryPolicy, check_base_url
 from converter.review.workbook import write_review
-from converter.sync.upload import FXMessage, upload_files
+from converter.sync.upload import upload_files
 
 TOKEN = "tok-SECRET-1234-7f3a"
 WRONG_TOKEN = "tok-WRONG-5678-c9e1"
@@ -331,7 +332,7 @@ def test_formula_like_text_anywhere_stays_text(texts: list[tuple[str, str]], tmp
     export.write_bytes(to_csv(rows).encode("utf-8"))
     conversion = convert([export], mappings, Options())
     out = tmp_path / "review.xlsx"
-    responses = [FXMessage(doc or "D", doc, 1, "error", message, 1, 1, 1, str(export), 2)]
+    responses = [FXMessage(doc or "D", doc, 1, MessageKind.ERROR, message, 1, 1, 1, str(export), 2)]
     write_review(conversion, out, responses=responses)
     assert live_formulas(out) == []
 

@@ -22,7 +22,8 @@ from converter.config.check import error_problems
 from converter.errors import ConfigError, InputError
 from converter.fx.bodies import write_requests
 from converter.outputs import check_outputs
-from converter.sync.upload import correction_rows, correction_status
+from converter.sync.report import correction_rows
+from converter.sync.upload import correction_status
 
 
 @click.command()

@@ -12,7 +12,7 @@ from converter.convert.pipeline import Conversion
 from converter.errors import Problem
 from converter.ledger.unresolved import ORIGIN_LABELS
 from converter.messages import UNRESOLVED_BY_REQUEST, UNRESOLVED_NEXT_STEP, number_ranges
-from converter.sync.upload import UploadReport
+from converter.sync.report import UploadReport
 
 #: 要確認 documents listed in the upload summary (all of them: history, the workbook's 要確認 sheet).
 UNRESOLVED_SHOWN = 20

@@ -23,7 +23,8 @@ from converter.cli.reports import format_report, format_upload
 from converter.fx.client import DEFAULT_TOKEN_ENV
 from converter.outputs import check_outputs
 from converter.sync.plan import parse_period
-from converter.sync.upload import correction_rows, upload_files
+from converter.sync.report import correction_rows
+from converter.sync.upload import upload_files
 
 
 def _period(ctx: click.Context, param: click.Parameter, text: str | None) -> tuple[date, date] | None:

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 
 from converter.clock import shown
+from converter.fx.answers import FXMessage, MessageKind, RequestAnswer
 from converter.keys import SEP, parse
 from converter.ledger.unresolved import ORIGIN_LABELS, Unresolved
 from converter.messages import number_ranges, plain
-from converter.sync.trace import FXMessage, RequestAnswer
 
 Column = tuple[str, str, str, int]
 
@@ -72,7 +72,7 @@ def response_rows(messages: Sequence[FXMessage], answers: Sequence[RequestAnswer
         start, end = a.messages
         counts = Counter(m.kind for m in messages[start:end])
         said = "".join(f"、{label} {counts[kind]} 件" for kind, label
-                       in (("error", "エラー"), ("information", "みなし処理")) if counts[kind])
+                       in ((MessageKind.ERROR, "エラー"), (MessageKind.INFORMATION, "みなし処理")) if counts[kind])
         text = f"帳票 {a.documents} 件 ({numbers}): {_OUTCOME_TEXT.get(a.outcome, a.outcome)}{said}"
         if a.message and a.outcome != "stored":
             text += f" — {plain(a.message)}"
@@ -88,7 +88,7 @@ def response_rows(messages: Sequence[FXMessage], answers: Sequence[RequestAnswer
 def _message_row(r: FXMessage, day: dict[str, str], request: int | None) -> tuple[Any, ...]:
     side = {1: "借", 0: "貸"}.get(r.is_ocr_dc) if r.is_ocr_dc is not None else None
     when = _date(day.get(r.doc) or (parse(r.doc).ymd if SEP in r.doc else "")) if r.doc else None
-    return ("エラー" if r.kind == "error" else "みなし", r.journo_read or None, r.doc_no, when,
+    return ("エラー" if r.kind == MessageKind.ERROR else "みなし", r.journo_read or None, r.doc_no, when,
             r.groupno, r.lineno, side, r.file or None, r.row, r.content, request)
 
 

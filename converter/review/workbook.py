@@ -31,6 +31,7 @@ from converter.convert.pipeline import Conversion
 from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
 from converter.errors import ConverterError
+from converter.fx.answers import FXMessage, RequestAnswer
 from converter.keys import SEP, parse
 from converter.ledger.unresolved import Unresolved
 from converter.outputs import replace_atomically
@@ -56,7 +57,6 @@ from converter.review.styles import (
     page_setup,
 )
 from converter.review.summary import body_details, write_summary
-from converter.sync.trace import FXMessage, RequestAnswer
 
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK = 50_000  # detail lines turned into Python values at a time (bounds memory, not speed)

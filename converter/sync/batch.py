@@ -68,7 +68,8 @@ from converter.errors import ConfigError, ConverterError, FXAuthError, InputErro
 from converter.fx.client import DEFAULT_TOKEN_ENV, check_base_url
 from converter.ledger.ledger import default_ledger_path
 from converter.sync.plan import parse_period
-from converter.sync.upload import UploadReport, upload_files
+from converter.sync.report import UploadReport
+from converter.sync.upload import upload_files
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "STATUS_LABELS", "CompanyResult", "CompanySpec",
            "Manifest", "load_manifest", "run_batch", "select"]

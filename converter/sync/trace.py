@@ -15,56 +15,17 @@ import gc
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from converter.ledger.ledger import Answers
+from converter.fx.answers import FXMessage, MessageKind, Owner
+from converter.ledger.answers import Answers
 
 _EXACT = {int, float, type(None)}  # answers as FX gives them: converted to floats by numpy at once
 _PAUSE = threading.Lock()
 _paused = [0, False]  # request loops running now; was the collector on before the first
-
-
-class FXMessage(NamedTuple):
-    """One error or みなし information from FX, traced back to the document and source row.
-
-    A named tuple: an upload without a master cache draws one みなし information per slip (~10⁶ a
-    month), each made while the request waits for its ``done`` commit.
-    """
-
-    doc: str
-    doc_no: str
-    journo_read: int
-    kind: str  # "error" | "information"
-    content: str
-    groupno: int | None = None
-    lineno: int | None = None
-    is_ocr_dc: int | None = None
-    file: str = ""
-    row: int | None = None
-
-
-class RequestAnswer(NamedTuple):
-    """What FX answered one request of a run (the review workbook's FX応答 sheet lists each).
-
-    ``outcome`` as :class:`~converter.fx.client.ImportResult` has it: stored (201), rejected (400),
-    ambiguous (no answer after sending, or an undocumented status: 要確認), not_sent (FX surely
-    stored nothing: connect error, 503/429 after the retries). ``messages``: the slice of the
-    report's messages that belong to this request."""
-
-    number: int  # 1, 2, … within the run
-    outcome: str
-    status: int | None  # HTTP status, None without an answer
-    documents: int
-    numbers: tuple[int, ...]  # the 連携番号 of its documents, in order
-    message: str  # ours (no answer, busy …); FX's own messages are in ``messages``
-    messages: tuple[int, int]  # [start, end) in UploadReport.messages
-
-
-#: The document a slip of a request belongs to: its ledger key, 帳票番号 and journo_read.
-Owner = tuple[str, str, int]
 
 
 class LineIndex:
@@ -126,7 +87,7 @@ class LineIndex:
 
 
 def trace(where: LineIndex, owners: Sequence[Owner], doc_at: Sequence[int], codes: Sequence[int],
-          answers: Sequence[Mapping[str, Any]], kind: str) -> tuple[list[FXMessage], Answers]:
+          answers: Sequence[Mapping[str, Any]], kind: MessageKind) -> tuple[list[FXMessage], Answers]:
     """groupno/lineno/is_ocr_dc → ledger document and source file:row, for each of FX's answers:
     the messages for the report, and those about a document as the ledger keeps them.
 
