@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
+from converter.fx_rules import compact_json
 from converter.ledger.answers import Answers, deflate, inflate
 from converter.ledger.records import DocumentRecord, Event, chunks
 
@@ -42,9 +43,6 @@ OVERLAY = "LEFT JOIN members m ON m.journo_read = d.journo_read AND m.batch > d.
 #: ``COALESCE(b.status, d.status)`` is a document's status with these joins.
 STATE = f"{OVERLAY} LEFT JOIN batches b ON b.id = m.batch"
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-# How a document's slips are written into its own row when a batch is folded: the request body's
-# form (payload.py writes json.dumps(..., ensure_ascii=False, separators=(",", ":"))).
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
 
 def encode_keys(keys: Sequence[str]) -> str:
@@ -265,7 +263,7 @@ def fold(conn: sqlite3.Connection, keys: Sequence[str]) -> None:
         posted = overlays.posted(row[16], row[17])
         updates.append((rec.status, rec.attempts, rec.last_message, rec.journo, rec.content_hash, rec.kind,
                         rec.doc_no, rec.ymd, rec.amount, rec.updated_at, rec.operator,
-                        row[19] if posted is None else _COMPACT(posted), row[16], row[18]))
+                        row[19] if posted is None else compact_json(posted), row[16], row[18]))
         per_batch[row[16]] = per_batch.get(row[16], 0) + 1
     conn.executemany(
         "UPDATE documents SET status = ?, attempts = ?, last_message = ?, journo = ?, content_hash = ?, kind = ?,"
