@@ -184,6 +184,7 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     sys.path.insert(0, str(ROOT))
     from converter.convert.pipeline import Options
     from converter.fx.client import FXClient
+    from converter.sync import send as send_loop
     from converter.sync import upload
 
     clock = {"send": 0.0, "send_wall": 0.0, "first": 0.0, "first_wall": 0.0, "requests": 0.0, "http": 0.0,
@@ -228,7 +229,7 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
             clock["http"] += time.process_time() - began
             count["posts"] += 1
 
-    sender = upload._Sender
+    sender = send_loop.Sender
     name = "_send" if hasattr(sender, "_send") else "_send_chunk"  # the per-request method of the sender
     original_send, original_request, original_post = upload.send, getattr(sender, name), FXClient.import_slips
     original_slips, original_units = upload._slips_by_doc, upload._units
