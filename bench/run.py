@@ -171,8 +171,8 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     - set-up: from this function's start (the converter's imports included) to the first request:
       conversion with the masters check, opening and checking the ledger, planning, the backup,
       registering the documents and building every slip's JSON text (wall, CPU and peak RSS then);
-    - bodies: the CPU of building the slips' JSON texts (``_slips_by_doc``), inside the set-up;
-    - per request: each request on its own with ``process_time`` (``_Sender._send``: numbering and
+    - bodies: the CPU of building the slips' JSON texts (``fx.bodies.document_slips``), inside the set-up;
+    - per request: each request on its own with ``process_time`` (``sync.send.Sender._send``: numbering and
       joining the request's prepared slip texts into its body, the ledger's transitions, the HTTP
       POST and reading and tracing the answer), without building the slip texts;
     - amortised: bodies / the whole upload's requests + per request: what a request costs with its body.
@@ -183,6 +183,7 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     entered, entered_cpu = time.perf_counter(), time.process_time()
     sys.path.insert(0, str(ROOT))
     from converter.convert.pipeline import Options
+    from converter.fx.bodies import pack
     from converter.fx.client import FXClient
     from converter.sync import send as send_loop
     from converter.sync import upload
@@ -232,9 +233,9 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     sender = send_loop.Sender
     name = "_send" if hasattr(sender, "_send") else "_send_chunk"  # the per-request method of the sender
     original_send, original_request, original_post = upload.send, getattr(sender, name), FXClient.import_slips
-    original_slips, original_units = upload._slips_by_doc, upload._units
+    original_slips, original_units = upload.document_slips, upload._units
     upload.send = send  # type: ignore[assignment]
-    upload._slips_by_doc = slips_by_doc  # type: ignore[assignment]
+    upload.document_slips = slips_by_doc  # type: ignore[assignment]
     upload._units = make_units  # type: ignore[assignment]
     setattr(sender, name, one_request)
     FXClient.import_slips = post  # type: ignore[method-assign]
@@ -247,7 +248,7 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
     except _Enough:
         complete = False
     requests = count["requests"]
-    total = _packed([u.lines for u in units], upload.MAX_LINES_PER_REQUEST)
+    total = int(pack([u.lines for u in units]).max()) if units else 0  # the request loop's own packing
     per_request = 1000 * clock["requests"] / max(requests, 1)
     return {"requests": requests, "complete": complete, "posts": count["posts"], "total_requests": total,
             "setup_wall": clock["first_wall"] - entered, "setup_cpu": clock["first"] - entered_cpu,
@@ -255,17 +256,6 @@ def child_upload(path: Path, url: str, ledger: Path, max_requests: int, budget: 
             "setup_rss_mb": clock["setup_rss_mb"], "bodies_cpu": clock["bodies"], "loop_cpu": clock["requests"],
             "ms_per_request": per_request, "ms_amortised": 1000 * clock["bodies"] / max(total, 1) + per_request,
             "http_ms_per_request": 1000 * clock["http"] / max(count["posts"], 1)}
-
-
-def _packed(lines: list[int], limit: int) -> int:
-    """How many requests units of ``lines`` detail lines make, packed in order as ``_Sender.run`` does
-    (a unit goes into the current request while the request stays within ``limit`` lines)."""
-    requests, used = 0, 0
-    for n in lines:
-        if not requests or used + n > limit:
-            requests, used = requests + 1, 0
-        used += n
-    return requests
 
 
 class Emulator:
