@@ -130,7 +130,7 @@ def _same_verdicts_as_preview(path: Path, mappings: Path, ledger: Path) -> None:
             full = plan_documents(conversion, book, corrections=corrections)
             light = plan_documents(conversion, book, corrections=corrections, verdicts_only=True)
             assert [getattr(light, v) for v in verdicts] == [getattr(full, v) for v in verdicts]
-            assert set(light.register) <= set(full.register)
+            assert set(light.sends) <= set(full.sends)
             # as preview plans: the documents the ledger has were asked for already, while converting
             known = book.known(conversion.documents["doc"].tolist())
             told = plan_documents(conversion, book, corrections=corrections, verdicts_only=True, known=known)

@@ -25,9 +25,11 @@ from converter.convert.pipeline import Options, convert
 from converter.emulator.server import Emulator
 from converter.errors import ConfigError
 from converter.keys import DATED_KINDS, correction_number, document_key, parse
-from converter.ledger.ledger import Ledger
-from converter.sync.batch import load_manifest, run_batch
-from converter.sync.plan import Plan, mass_reversal
+from converter.ledger.ledger import DocumentInfo, Ledger
+from converter.ledger.statuses import Role
+from converter.sync.batch import run_batch
+from converter.sync.manifest import load_manifest
+from converter.sync.plan import Plan, Send, mass_reversal
 from converter.sync.upload import upload_files
 
 WriteCsv = Callable[..., Path]
@@ -205,8 +207,9 @@ def test_partial_export_with_corrections_is_held_until_yes(server: EmulatorProce
 def test_guard_threshold_and_settings(tmp_path: Path) -> None:
     def plan(reversed_: int, same: int) -> Plan:
         deleted = tuple(f"売上|D{i}" for i in range(reversed_))
-        return Plan(reverse_from={f"{k}|取消1": k for k in deleted}, parent_of={f"{k}|取消1": k for k in deleted},
-                    deleted=deleted, done_same=tuple(f"売上|S{i}" for i in range(same)))
+        sends = {f"{k}|取消1": Send(DocumentInfo(f"{k}|取消1", "h", parent=k, role=Role.REVERSAL), reverses=k)
+                 for k in deleted}
+        return Plan(sends=sends, deleted=deleted, done_same=tuple(f"売上|S{i}" for i in range(same)))
 
     default = Settings(ocode=OCODE, cd_coopsystem="EX")
     assert mass_reversal(plan(20, 0), default) is None  # 20 is allowed, whatever the share

@@ -138,7 +138,7 @@ def test_plan_verdict_for_each_ledger_status(ledger: Ledger) -> None:
     incoming = [doc("n"), doc("p"), doc("e", "fixed"), doc("d"), doc("c", "h2"), doc("u"), doc("s")]
     plan = plan_documents(_conversion(incoming), ledger)
     assert plan.to_send == ("n", "p", "e")
-    assert plan.register == ["n", "p", "e"] and plan.infos["e"].content_hash == "fixed"
+    assert list(plan.sends) == ["n", "p", "e"] and plan.sends["e"].info.content_hash == "fixed"
     assert (plan.done_same, plan.changed, plan.deleted) == (("d",), ("c",), ())
     assert plan.unknown == ("u", "s")  # 連携中 without recover(): never sent again unasked
     retry = plan_documents(_conversion(incoming), ledger, only_errors=True)

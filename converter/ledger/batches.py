@@ -27,11 +27,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
+from typing import Any, Final
 
 from converter.fx_rules import compact_json
 from converter.ledger.answers import Answers, deflate, inflate
 from converter.ledger.records import DocumentRecord, Event, chunks
+from converter.ledger.statuses import Role, Status
 
 DOC_SELECT = (
     "d.key, d.journo_read, d.content_hash, d.status, d.attempts, d.last_message, d.journo, d.kind,"
@@ -43,6 +44,14 @@ OVERLAY = "LEFT JOIN members m ON m.journo_read = d.journo_read AND m.batch > d.
 #: ``COALESCE(b.status, d.status)`` is a document's status with these joins.
 STATE = f"{OVERLAY} LEFT JOIN batches b ON b.id = m.batch"
 _ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+#: Stored status and role texts as their enums. The ledger's own rules (check) allow no other
+#: value; a damaged ledger read without the check keeps its text as read.
+class _AsEnum(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+_ENUM: Final = _AsEnum({**{s.value: s for s in Status}, **{r.value: r for r in Role}})
 
 
 def encode_keys(keys: Sequence[str]) -> str:
@@ -147,19 +156,21 @@ class Overlays:
         return [self.record(r) for r in rows]
 
     def record(self, row: tuple[Any, ...]) -> DocumentRecord:
-        if row[16] is None:
-            return DocumentRecord(*row[:16])
-        (key, journo_read, content_hash, _, attempts, last_message, journo, kind, doc_no, ymd, amount,
-         created_at, _, _, parent, role, batch_id, pos) = row
+        (key, journo_read, content_hash, status, attempts, last_message, journo, kind, doc_no, ymd, amount,
+         created_at, updated_at, operator, parent, role, batch_id, pos) = row
+        if batch_id is None:
+            return DocumentRecord(key, journo_read, content_hash, _ENUM[status], attempts, last_message, journo,
+                                  kind, doc_no, ymd, amount, created_at, updated_at, operator, parent, _ENUM[role])
+        role = _ENUM[role]
         batch = self.batches[batch_id]
         info = batch.infos[pos] if batch.infos else None
         if info is not None:
             content_hash, kind, doc_no, ymd, amount = info
         if batch.journos and batch.journos[pos] is not None:
             journo = batch.journos[pos]
-        sending = batch.status == "sending"  # a send keeps the last message; the answer sets it
+        sending = batch.status == Status.SENDING  # a send keeps the last message; the answer sets it
         return DocumentRecord(
-            key, journo_read, content_hash, batch.status, attempts + 1,
+            key, journo_read, content_hash, _ENUM[batch.status], attempts + 1,
             last_message if sending else batch.message_at(pos, batch.message), journo, kind, doc_no, ymd,
             amount, created_at, batch.sent_at if sending else batch.answered_at,
             batch.sent_by if sending else batch.answered_by, parent, role)
@@ -220,7 +231,7 @@ def batch_of(conn: sqlite3.Connection, key: str) -> int | None:
 
 
 def answer_batch(
-    conn: sqlite3.Connection, batch: int, keys: str | None, *, to: str, action: str,
+    conn: sqlite3.Connection, batch: int, keys: str | None, *, to: Status, action: str,
     messages: Sequence[str | None] | Answers | None, default: str, at: str, operator: str,
 ) -> bool:
     """Move a whole batch out of ``sending`` in one row, if it still is one: in ``sending``, none of

@@ -45,6 +45,7 @@ from converter.ledger.safety import (
     make_backup,
     own_problems,
 )
+from converter.ledger.statuses import Status
 
 
 def _must_be_a_file(path: Path) -> None:
@@ -330,7 +331,7 @@ class LedgerFile:
                 found[key] = status, rowid, batch is not None
         return found
 
-    def _checked(self, keys: Iterable[str], allowed: Iterable[str], what: str) -> dict[str, tuple[str, int, bool]]:
+    def _checked(self, keys: Iterable[str], allowed: Iterable[Status], what: str) -> dict[str, tuple[str, int, bool]]:
         """Current status, rowid and overlay of each of ``keys``, in order, or LedgerError naming
         every key not in ``allowed``. Only these are read.
 

@@ -87,6 +87,7 @@ from converter.ledger.records import (
     shorten,
     unique,
 )
+from converter.ledger.statuses import Status
 
 __all__ = [
     "ACTION_LABELS", "MAX_JOURNO", "MAX_JOURNO_READ", "STATUSES", "STATUS_LABELS",
@@ -140,7 +141,7 @@ class Ledger(LedgerQueries):
                     " ymd, amount, created_at, updated_at, operator, parent, role, synced)"
                     " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 advance(conn, "journo_read", nexts)
-                self._events(conn, ((d.key, "register", "pending", "") for d in new))
+                self._events(conn, ((d.key, "register", Status.PENDING, "") for d in new))
         return {k: ids[k] for k in keys}, {d.key for d in new}
 
     def fiscal_year(self, ymd: str) -> int:
@@ -231,7 +232,7 @@ class Ledger(LedgerQueries):
                      f" FROM json_each(?) j CROSS JOIN documents d ON d.key = j.value {OVERLAY}")
             found, overlaid, bad, ids, retries = conn.execute(check, (listed,)).fetchone()
             if found != len(keys) or overlaid or bad:
-                before = self._checked(keys, ("pending", "error"), "送信")  # raises unless only overlaid
+                before = self._checked(keys, (Status.PENDING, Status.ERROR), "送信")  # raises unless only overlaid
                 fold(conn, [k for k, (_, _, o) in before.items() if o])  # 再連携 of a batch's エラー
                 _, _, _, ids, retries = conn.execute(check, (listed,)).fetchone()  # the rows stand alone now
             self._check_journos(journos, keys)
@@ -242,7 +243,7 @@ class Ledger(LedgerQueries):
             self._sent = keys, listed, batch
 
     def _move(
-        self, keys: Iterable[str], *, allowed: Sequence[str], to: str, action: str, what: str,
+        self, keys: Iterable[str], *, allowed: Sequence[Status], to: Status, action: str, what: str,
         messages: Mapping[str, str] | None = None, default_message: str = "",
         journos: Mapping[str, int] | None = None, answers: Answers | None = None,
     ) -> list[str]:
@@ -254,7 +255,7 @@ class Ledger(LedgerQueries):
         messages = messages or {}
         with self._write() as conn:
             keys, sent = list(keys), self._sent
-            whole = "sending" in allowed and not journos  # may be a request's answer: one row for all
+            whole = Status.SENDING in allowed and not journos  # may be a request's answer: one row for all
             batch: int | None = None
             if sent is not None and keys == sent[0]:  # the answer to the request just sent (the usual case)
                 listed, batch = sent[1], sent[2]
@@ -294,22 +295,22 @@ class Ledger(LedgerQueries):
     ) -> None:
         """sending → done after FX's 201 (``messages``: its みなし informations per key, or
         ``answers``: the same as columns, by position in ``keys``)."""
-        self._move(keys, allowed=("sending",), to="done", action="done", what="連携完了に",
+        self._move(keys, allowed=(Status.SENDING,), to=Status.DONE, action="done", what="連携完了に",
                    messages=messages, journos=journos, answers=answers)
 
     def mark_error(self, keys_to_messages: Mapping[str, str]) -> None:
         """pending/sending → error with FX's (or our) message per key."""
-        self._move(keys_to_messages, allowed=("pending", "sending"), to="error", action="error",
+        self._move(keys_to_messages, allowed=(Status.PENDING, Status.SENDING), to=Status.ERROR, action="error",
                    what="エラーに", messages=keys_to_messages)
 
     def mark_unknown(self, keys: Iterable[str], message: str) -> None:
         """sending → unknown: the request may have been stored (timeout after the body was sent)."""
-        self._move(keys, allowed=("sending",), to="unknown", action="unknown", what="要確認に",
+        self._move(keys, allowed=(Status.SENDING,), to=Status.UNKNOWN, action="unknown", what="要確認に",
                    default_message=message)
 
     def mark_unsent(self, keys: Iterable[str], message: str = "") -> None:
         """sending → pending: ONLY when FX surely stored nothing (connect error, 429/503, 400)."""
-        self._move(keys, allowed=("sending",), to="pending", action="unsent", what="未送信に",
+        self._move(keys, allowed=(Status.SENDING,), to=Status.PENDING, action="unsent", what="未送信に",
                    default_message=message)
 
     def recover(self) -> list[str]:
@@ -319,23 +320,23 @@ class Ledger(LedgerQueries):
             raise LedgerError("復旧には台帳のロックが必要です (lock())", file=str(self.path))
         message = "前回の処理が送信中に中断しました。FX に登録済みか確認してください"
         with self.transaction():
-            keys = [r.key for r in self.documents("sending")]
+            keys = [r.key for r in self.documents(Status.SENDING)]
             if not keys:
                 return []
             for (batch,) in self._conn.execute(
                     "SELECT id FROM batches WHERE status = 'sending' AND folded = 0").fetchall():
-                answer_batch(self._conn, batch, None, to="unknown", action="recover", messages=None,
+                answer_batch(self._conn, batch, None, to=Status.UNKNOWN, action="recover", messages=None,
                              default=message, at=self._now(), operator=self.operator)
-            rest = [r.key for r in self.documents("sending")]
+            rest = [r.key for r in self.documents(Status.SENDING)]
             if rest:
-                self._move(rest, allowed=("sending",), to="unknown", action="recover", what="復旧",
+                self._move(rest, allowed=(Status.SENDING,), to=Status.UNKNOWN, action="recover", what="復旧",
                            default_message=message)
         return keys
 
     # ----------------------------------------------------------------- user actions
     def resolve(self, keys: Iterable[str], sent: bool, message: str = "") -> None:
         """The user's answer for 要確認: FX has the slip (→ done) or not (→ pending)."""
-        self._move(keys, allowed=("unknown",), to="done" if sent else "pending",
+        self._move(keys, allowed=(Status.UNKNOWN,), to=Status.DONE if sent else Status.PENDING,
                    action="resolve", what="確認結果を登録",
                    default_message=message or ("FX に登録済み" if sent else "FX に未登録"))
 
@@ -344,7 +345,7 @@ class Ledger(LedgerQueries):
 
         The event keeps a snapshot; a forgotten key registered again gets a new ``journo_read``.
         """
-        allowed = ("pending", "error", "unknown") + (("done",) if force else ())
+        allowed = (Status.PENDING, Status.ERROR, Status.UNKNOWN) + ((Status.DONE,) if force else ())
         with self._write() as conn:
             checked = self._checked(keys, allowed, "削除")
             fold(conn, [k for k, (_, _, o) in checked.items() if o])

@@ -16,6 +16,7 @@ from converter.errors import LedgerError
 from converter.ledger.batches import DOC_SELECT, OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger.file import LedgerFile
 from converter.ledger.records import STATUSES, DocumentRecord, Event, chunks
+from converter.ledger.statuses import Role, Status
 
 
 class LedgerQueries(LedgerFile):
@@ -81,7 +82,7 @@ class LedgerQueries(LedgerFile):
     def summary(self) -> dict[str, int]:
         """Count per status, every status present."""
         sql = f"SELECT COALESCE(b.status, d.status), COUNT(*) FROM documents d {STATE} GROUP BY 1"
-        return dict.fromkeys(STATUSES, 0) | dict(self._conn.execute(sql).fetchall())
+        return dict.fromkeys((s.value for s in STATUSES), 0) | dict(self._conn.execute(sql).fetchall())
 
     def vanished(
         self, present: Iterable[str], *, ymd_from: str, ymd_to: str,
@@ -110,7 +111,7 @@ class LedgerQueries(LedgerFile):
             "SELECT DISTINCT parent FROM documents WHERE role = 'replacement' AND ymd BETWEEN ? AND ?",
             (ymd_from, ymd_to))}
         return [rec for rec in Overlays(self._conn).records(rows)
-                if rec.status == "done" and rec.role == "original"
+                if rec.status == Status.DONE and rec.role == Role.ORIGINAL
                 and (ymd_from <= rec.ymd <= ymd_to or rec.key in replaced)
                 and rec.key not in here and (kind_set is None or rec.kind in kind_set)]
 

@@ -24,6 +24,11 @@ from converter.ledger.numbering import (
     migrate_numbering,
 )
 from converter.ledger.safety import damaged
+from converter.ledger.statuses import ACTION_LABELS as ACTION_LABELS
+from converter.ledger.statuses import ROLES as ROLES
+from converter.ledger.statuses import STATUS_LABELS as STATUS_LABELS
+from converter.ledger.statuses import STATUSES as STATUSES
+from converter.ledger.statuses import Role, Status
 
 T = TypeVar("T")
 
@@ -32,16 +37,6 @@ T = TypeVar("T")
 #: ``identity``) is a flagged step of its own (an earlier release reads its keys as they are).
 SCHEMA_VERSION: Final = 4
 
-STATUSES: Final = ("pending", "sending", "done", "error", "unknown")
-STATUS_LABELS: Final[dict[str, str]] = {
-    "pending": "連携待ち", "sending": "連携中", "done": "連携完了", "error": "エラー",
-    "unknown": "要確認",
-}
-ACTION_LABELS: Final[dict[str, str]] = {  # 操作種別 for the history display
-    "register": "登録", "send": "連携", "retry": "再連携", "done": "連携完了", "error": "エラー",
-    "unknown": "要確認", "unsent": "未送信に戻す", "recover": "中断からの復旧",
-    "resolve": "確認結果の登録", "forget": "削除", "migrate": "キー形式の移行",
-}
 
 CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
 PAGE_SIZE = 16_384  # bytes per SQLite page of a new ledger
@@ -100,7 +95,6 @@ ADDED_COLUMNS = {
     ("documents", "synced"): "INTEGER NOT NULL DEFAULT 0",  # version 3
     ("events", "batch"): "INTEGER NOT NULL DEFAULT 0",
 }
-ROLES: Final = ("original", "reversal", "replacement")
 
 
 def connect_rw(path: Path, ocode: str, *, create: bool = False) -> sqlite3.Connection:
@@ -256,7 +250,7 @@ class DocumentInfo:
     ymd: str = ""
     amount: int = 0
     parent: str = ""  # for a correction: the source document it corrects
-    role: str = "original"  # original | reversal (取消) | replacement (訂正後)
+    role: Role = Role.ORIGINAL
 
 
 @dataclass(frozen=True)
@@ -266,7 +260,7 @@ class DocumentRecord:
     key: str
     journo_read: int
     content_hash: str
-    status: str
+    status: Status
     attempts: int
     last_message: str
     journo: int | None
@@ -278,7 +272,7 @@ class DocumentRecord:
     updated_at: str
     operator: str
     parent: str = ""
-    role: str = "original"
+    role: Role = Role.ORIGINAL
 
     @property
     def status_label(self) -> str:

@@ -30,14 +30,13 @@ from typing import Final
 
 from converter import clock
 from converter.errors import LedgerDamaged, LedgerError
+from converter.ledger.statuses import ROLES, STATUSES
 
 __all__ = ["BACKUPS_FOLDER", "DEFAULT_KEEP", "backup_folder", "backups", "damaged", "guard", "init_command",
            "link_to_free_name", "make_backup", "newest_backup", "own_problems", "sync_folder", "timestamp"]
 
 BACKUPS_FOLDER: Final = "backups"
 DEFAULT_KEEP: Final = 10  # settings.yaml ledger_backups
-STATUS_SET: Final = ("pending", "sending", "done", "error", "unknown")
-ROLE_SET: Final = ("original", "reversal", "replacement")
 REQUIRED_META: Final = ("schema_version", "ocode")
 #: SQLite result codes that mean the file itself is bad (SQLITE_CORRUPT, SQLITE_NOTADB).
 _DAMAGE_CODES: Final = (11, 26)
@@ -215,12 +214,12 @@ def own_problems(conn: sqlite3.Connection) -> list[str]:
                 f" AS x INDEXED BY {quoted} WHERE {same} AND x.rowid = d.rowid)").fetchone()[0]
             if lost:
                 problems.append(f"索引 {name} で見つからない帳票が {lost} 件あります (索引の破損)")
-    listed = ",".join(f"'{s}'" for s in STATUS_SET)
+    listed = ",".join(f"'{s}'" for s in STATUSES)
     for table in ("documents", "batches"):
         bad = conn.execute(f"SELECT count(*) FROM {table} NOT INDEXED WHERE status NOT IN ({listed})").fetchone()[0]
         if bad:
             problems.append(f"{table} に不明なステータスが {bad} 件あります")
-    roles = ",".join(f"'{r}'" for r in ROLE_SET)
+    roles = ",".join(f"'{r}'" for r in ROLES)
     bad = conn.execute(f"SELECT count(*) FROM documents NOT INDEXED WHERE role NOT IN ({roles})").fetchone()[0]
     if bad:
         problems.append(f"documents に不明な役割 (role) が {bad} 件あります")

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import pandas as pd
@@ -27,24 +28,53 @@ from converter.convert.pipeline import Conversion
 from converter.convert.validate import RCJ_SLIP_WIDTH, cut_to_width
 from converter.keys import correction_key, correction_number
 from converter.ledger.ledger import DocumentInfo, DocumentRecord, Ledger
+from converter.ledger.records import Role, Status
 
 REVERSAL_PREFIX = "取消:"
 
 
+class Verdict(StrEnum):
+    """What the plan says of one source document of the export (or of the ledger, gone from it)."""
+
+    TO_SEND = "to_send"  # new, or not in FX yet (連携待ち, エラー): sent
+    DONE_SAME = "done_same"  # in FX as it is now: skipped
+    CHANGED = "changed"  # in FX, but the export differs (not corrected in this run)
+    DELETED = "deleted"  # in FX, gone from the export (not corrected in this run)
+    UNKNOWN = "unknown"  # 要確認 or 連携中: never sent until the user resolves it
+    CORRECT = "correct"  # in FX and changed or deleted: corrected in this run (--corrections)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One ledger document the upload registers and sends."""
+
+    info: DocumentInfo  # what is registered (``info.key`` is its ledger key)
+    source: str = ""  # the export's document whose slips it sends ("" for a reversal)
+    reverses: str = ""  # the ledger key whose slips (as FX holds them) it reverses ("" unless a reversal)
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+    @property
+    def parent(self) -> str:
+        """The source document it belongs to (itself for an original)."""
+        return self.info.parent or self.info.key
+
+
 @dataclass
 class Plan:
-    infos: dict[str, DocumentInfo] = field(default_factory=dict)  # ledger key → what is sent
-    register: list[str] = field(default_factory=list)  # ledger keys to send, in order
-    units: list[tuple[str, ...]] = field(default_factory=list)  # keys that travel together
-    source_of: dict[str, str] = field(default_factory=dict)  # ledger key → conversion doc ("" = reversal)
-    parent_of: dict[str, str] = field(default_factory=dict)  # ledger key → source document
-    reverse_from: dict[str, str] = field(default_factory=dict)  # reversal key → key whose slips it reverses
+    sends: dict[str, Send] = field(default_factory=dict)  # ledger key → what is sent, in registering order
+    units: list[tuple[str, ...]] = field(default_factory=list)  # keys that travel together (one request)
     to_send: tuple[str, ...] = ()  # source documents with something to send
     done_same: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
     correct: tuple[str, ...] = ()  # source documents corrected by this run
+
+    def reversals(self) -> list[Send]:
+        return [s for s in self.sends.values() if s.reverses]
 
 
 def parse_day(text: str) -> date:
@@ -95,7 +125,7 @@ class Held:
 def mass_reversal(plan: Plan, settings: Settings) -> Held | None:
     """The guard against a partial export or a wrong ``--period`` with ``--corrections``: what to
     say when the plan reverses more 連携完了 documents than the settings allow (None: fine)."""
-    reversed_docs = len({plan.parent_of[k] for k in plan.reverse_from})
+    reversed_docs = len({s.parent for s in plan.reversals()})
     done = len(plan.done_same) + len(set(plan.changed) | set(plan.deleted))
     percent, minimum = settings.corrections_guard_percent, settings.corrections_guard_min
     limit = max(minimum, math.floor(done * percent / 100))
@@ -131,7 +161,7 @@ def _effective(chain: Sequence[DocumentRecord], groups: list[list[DocumentRecord
     """What FX holds after the given (done) groups: None when the last one only reversed."""
     current: DocumentRecord | None = chain[0]
     for group in groups:
-        replacement = [r for r in group if r.role == "replacement"]
+        replacement = [r for r in group if r.role == Role.REPLACEMENT]
         current = replacement[0] if replacement else None
     return current
 
@@ -160,13 +190,12 @@ def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool 
     if vanished:  # a document re-dated out of the period (corrected since) is not missing from it
         vanished = [k for k in vanished if _held_in(chains[k], first, last)]
     export = _infos(docs[docs["doc"].isin(list(chains))] if verdicts_only else docs)
-    outcome: dict[str, list[str]] = {k: [] for k in ("to_send", "done_same", "changed", "deleted", "unknown",
-                                                      "correct")}
+    outcome: dict[Verdict, list[str]] = {v: [] for v in Verdict}
     for key in [*keys, *vanished]:
         chain = chains.get(key)
         if chain is None:  # new to the ledger (every vanished key has a chain)
             if not only_errors:
-                outcome["to_send"].append(key)
+                outcome[Verdict.TO_SEND].append(key)
                 if not verdicts_only:
                     _add_new(plan, key, export[key])
             continue
@@ -174,96 +203,89 @@ def plan_documents(conversion: Conversion, ledger: Ledger, *, only_errors: bool 
         verdict = _decide(key, here, chain, plan, only_errors, corrections)
         if verdict:
             outcome[verdict].append(key)
-            if verdict == "correct":
-                outcome["changed" if here else "deleted"].append(key)
-    plan.to_send = tuple(dict.fromkeys(outcome["to_send"] + outcome["correct"]))
-    plan.done_same, plan.changed, plan.deleted = (tuple(outcome[k]) for k in ("done_same", "changed", "deleted"))
-    plan.unknown, plan.correct = tuple(outcome["unknown"]), tuple(outcome["correct"])
+            if verdict == Verdict.CORRECT:
+                outcome[Verdict.CHANGED if here else Verdict.DELETED].append(key)
+    plan.to_send = tuple(dict.fromkeys(outcome[Verdict.TO_SEND] + outcome[Verdict.CORRECT]))
+    plan.done_same, plan.changed, plan.deleted = (tuple(outcome[v]) for v in (Verdict.DONE_SAME, Verdict.CHANGED,
+                                                                              Verdict.DELETED))
+    plan.unknown, plan.correct = tuple(outcome[Verdict.UNKNOWN]), tuple(outcome[Verdict.CORRECT])
     return plan
 
 
 def _decide(key: str, here: DocumentInfo | None, chain: list[DocumentRecord], plan: Plan, only_errors: bool,
-            corrections: bool) -> str:
-    """The verdict on one source document the ledger has records of; adds the units to send to ``plan``."""
+            corrections: bool) -> Verdict | None:
+    """The verdict on one source document the ledger has records of (None: nothing to say); adds the
+    units to send to ``plan``."""
     groups = _groups(chain)
     last = groups[-1] if groups else [chain[0]]
     statuses = {r.status for r in last}
-    if statuses & {"unknown", "sending"}:
-        return "unknown"
-    if statuses & {"pending", "error"}:
-        if only_errors and "error" not in statuses:
-            return ""
+    if statuses & {Status.UNKNOWN, Status.SENDING}:
+        return Verdict.UNKNOWN
+    if statuses & {Status.PENDING, Status.ERROR}:
+        if only_errors and Status.ERROR not in statuses:
+            return None
         if not groups:
             if here is None:  # never reached FX and now gone from the export: nothing to send
-                return ""
+                return None
             _add_new(plan, key, here)
-            return "to_send"
+            return Verdict.TO_SEND
         return _resend_group(key, here, chain, groups, plan)
     effective = _effective(chain, groups)
     if here is not None and effective is not None and effective.content_hash == here.content_hash:
-        return "done_same"
+        return Verdict.DONE_SAME
     if here is None and effective is None:
-        return ""  # deleted before, and reversed already
+        return None  # deleted before, and reversed already
     if not corrections or only_errors:
-        return "changed" if here is not None else "deleted"
+        return Verdict.CHANGED if here is not None else Verdict.DELETED
     number = len(groups) + 1
     members = []
     if effective is not None:
-        members.append((correction_key(key, "reversal", number), _reversal_info(key, effective, number), "",
-                        effective.key))
+        members.append(Send(_reversal_info(key, effective, number), reverses=effective.key))
     if here is not None:
-        members.append((correction_key(key, "replacement", number), _replacement_info(key, here, number), key, ""))
+        members.append(Send(_replacement_info(key, here, number), source=key))
     _add(plan, members)
-    return "correct"
+    return Verdict.CORRECT
 
 
 def _resend_group(key: str, here: DocumentInfo | None, chain: list[DocumentRecord],
-                  groups: list[list[DocumentRecord]], plan: Plan) -> str:
+                  groups: list[list[DocumentRecord]], plan: Plan) -> Verdict:
     """A correction that did not reach FX: send the same group again (its reversal unchanged)."""
     before = _effective(chain, groups[:-1])
     members = []
     for record in groups[-1]:
-        if record.role == "reversal" and before is not None:
-            members.append((record.key, _reversal_info(key, before, 0, record.key), "", before.key))
-        elif record.role == "replacement":
+        if record.role == Role.REVERSAL and before is not None:
+            members.append(Send(_reversal_info(key, before, 0, record.key), reverses=before.key))
+        elif record.role == Role.REPLACEMENT:
             if here is None:
-                return "changed"  # its new version vanished from the export before it was sent
-            members.append((record.key, _replacement_info(key, here, 0, record.key), key, ""))
+                return Verdict.CHANGED  # its new version vanished from the export before it was sent
+            members.append(Send(_replacement_info(key, here, 0, record.key), source=key))
     _add(plan, members)
-    return "correct"
+    return Verdict.CORRECT
 
 
 def _reversal_info(parent: str, reversed_: DocumentRecord, number: int, key: str = "") -> DocumentInfo:
     return DocumentInfo(key=key or correction_key(parent, "reversal", number), content_hash=reversed_.content_hash,
                         kind=reversed_.kind, doc_no=reversed_.doc_no, ymd=reversed_.ymd,
-                        amount=-reversed_.amount, parent=parent, role="reversal")
+                        amount=-reversed_.amount, parent=parent, role=Role.REVERSAL)
 
 
 def _replacement_info(parent: str, here: DocumentInfo, number: int, key: str = "") -> DocumentInfo:
     return DocumentInfo(key=key or correction_key(parent, "replacement", number), content_hash=here.content_hash,
                         kind=here.kind, doc_no=here.doc_no, ymd=here.ymd, amount=here.amount, parent=parent,
-                        role="replacement")
+                        role=Role.REPLACEMENT)
 
 
 def _add_new(plan: Plan, key: str, info: DocumentInfo) -> None:
-    """``_add`` of a document sent as itself (nearly every one of a month; written out for speed)."""
-    plan.infos[key] = info
-    plan.register.append(key)
-    plan.source_of[key] = key
-    plan.parent_of[key] = key
+    """A document sent as itself (nearly every one of a month)."""
+    plan.sends[key] = Send(info, source=key)
     plan.units.append((key,))
 
 
-def _add(plan: Plan, members: list[tuple[str, DocumentInfo, str, str]]) -> None:
-    """members: (ledger key, info, conversion doc it sends or "", key whose slips it reverses or "")."""
-    for key, info, source, reverses in members:
-        plan.infos[key] = info
-        plan.register.append(key)
-        plan.source_of[key] = source
-        plan.parent_of[key] = info.parent or key
-        if reverses:
-            plan.reverse_from[key] = reverses
-    plan.units.append(tuple(m[0] for m in members))
+def _add(plan: Plan, members: list[Send]) -> None:
+    """A correction group: its members travel together."""
+    for send in members:
+        plan.sends[send.key] = send
+    plan.units.append(tuple(m.key for m in members))
 
 
 def reversal_slips(posted: list[dict[str, Any]], journo_read: int, on: date | None) -> list[dict[str, Any]]:

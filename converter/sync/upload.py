@@ -135,7 +135,7 @@ def send(
                             deleted=plan.deleted, still_unknown=still, recovered=recovered, held=held,
                             duplicates=tuple(k for k in plan.deleted if k in kept),
                             attention=_attention(ledger, (), recovered, still))
-    where = LineIndex(conversion.lines if plan.register else conversion.lines.iloc[:0])
+    where = LineIndex(conversion.lines if plan.sends else conversion.lines.iloc[:0])
     keep = conversion.settings.ledger_backups
     if plan.units:  # a run that will send: a consistent copy of the ledger first (ledger_safety)
         ledger.backup(keep)
@@ -155,7 +155,7 @@ def send(
     finished = set(sender.sent) | set(sender.errors) | set(sender.unknown)
     left = tuple(i.key for u in units for i in u.items if i.key not in finished) if sender.stop else ()
     corrected = tuple(k for k in plan.correct
-                      if all(key in sender.sent for key, parent in plan.parent_of.items() if parent == k))
+                      if all(s.key in sender.sent for s in plan.sends.values() if s.parent == k))
     deleted = set(plan.deleted)
     duplicates = tuple(k for k in plan.deleted if k in kept and k not in plan.correct)
     still = tuple(k for k in plan.unknown if k not in recovered)
@@ -189,19 +189,19 @@ def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: 
     docs = conversion.documents.set_index("doc", drop=False)
     if correction_date is not None:  # a reversal's slips carry the correction date: its fiscal year
         on = correction_date.isoformat()
-        plan.infos.update({k: replace(plan.infos[k], ymd=on) for k in plan.reverse_from})
-    sources = [plan.source_of[k] for k in plan.register if plan.source_of[k]]
+        plan.sends.update({s.key: replace(s, info=replace(s.info, ymd=on)) for s in plan.reversals()})
+    sends = list(plan.sends.values())
+    sources = [s.source for s in sends if s.source]
     wanted = docs.loc[list(dict.fromkeys(sources))]
     slips = document_slips(conversion.lines, wanted, conversion.settings)
-    posted = ledger.posted(plan.reverse_from.values())
-    years = {k: ledger.fiscal_year(plan.infos[k].ymd) for k in plan.register}
+    posted = ledger.posted(s.reverses for s in plan.reversals())
+    years = {s.key: ledger.fiscal_year(s.info.ymd) for s in sends}
     if not auto_numbering:
         needed: Counter[int] = Counter()
-        for key in plan.register:
-            source = plan.source_of[key]
-            needed[years[key]] += len(slips[source].texts) if source else len(posted[plan.reverse_from[key]])
+        for s in sends:
+            needed[years[s.key]] += len(slips[s.source].texts) if s.source else len(posted[s.reverses])
         ledger.check_room("journo", needed)
-    ids, new = ledger.register([plan.infos[k] for k in plan.register])
+    ids, new = ledger.register([s.info for s in sends])
     flat = where.codes([k for doc in slips.values() for k in doc.keys])
     ends = accumulate(len(doc.keys) for doc in slips.values())
     codes = {d: tuple(flat[end - len(doc.keys):end]) for (d, doc), end in zip(slips.items(), ends, strict=True)}
@@ -211,19 +211,20 @@ def _units(conversion: Conversion, ledger: Ledger, plan: Plan, correction_date: 
     for group in plan.units:
         items = []
         for key in group:
-            source, journo_read = plan.source_of[key], ids[key]
+            send_ = plan.sends[key]
+            source, journo_read = send_.source, ids[key]
             # 伝票番号 come from the fiscal year of the slips' date; the 連携番号 is the one it was given
             number, fy = number_of(journo_read), years[key]
             refresh = key not in new  # registered just now: the ledger holds this very info
-            if key in plan.reverse_from:  # a reversal: what FX holds, turned around
-                flipped = reversal_slips(posted[plan.reverse_from[key]], number, correction_date)
-                parent = plan.parent_of[key]
-                items.append(Item(key, plan.infos[key], journo_read, fy, tuple(SlipText.of(s) for s in flipped),
+            if send_.reverses:  # a reversal: what FX holds, turned around
+                flipped = reversal_slips(posted[send_.reverses], number, correction_date)
+                parent = send_.parent
+                items.append(Item(key, send_.info, journo_read, fy, tuple(SlipText.of(s) for s in flipped),
                                   (-1,) * len(flipped), sum(len(s["detail"]) for s in flipped),
                                   (key, doc_nos.get(parent, ""), number), refresh))
             else:
                 texts = tuple(t.numbered(number) for t in slips[source].texts)
-                items.append(Item(key, plan.infos[key], journo_read, fy, texts,
+                items.append(Item(key, send_.info, journo_read, fy, texts,
                                   codes[source], lines[source], (key, doc_nos.get(source, ""), number), refresh))
         units.append(Unit(tuple(items), sum(i.lines for i in items)))
     return units
@@ -233,8 +234,8 @@ def _count_requests(conversion: Conversion, ledger: Ledger, plan: Plan) -> int:
     """How many requests the plan's units pack into (for --dry-run)."""
     lines: dict[str, int] = {str(d): int(n) for d, n in zip(conversion.documents["doc"],
                                                             conversion.documents["lines"], strict=True)}
-    for key, reversed_key in plan.reverse_from.items():
-        slips = ledger.posted([reversed_key]).get(reversed_key, [])
-        lines[key] = sum(len(slip["detail"]) for slip in slips)
-    sizes = [sum(lines.get(plan.source_of[k] or k, 0) for k in unit) for unit in plan.units]
+    for s in plan.reversals():
+        slips = ledger.posted([s.reverses]).get(s.reverses, [])
+        lines[s.key] = sum(len(slip["detail"]) for slip in slips)
+    sizes = [sum(lines.get(plan.sends[k].source or k, 0) for k in unit) for unit in plan.units]
     return int(pack(sizes).max()) if sizes else 0
