@@ -1,7 +1,9 @@
 """Japanese texts shown in more than one place (CLI, batch summary, review workbook), each once.
 
 A text used in one place only stays next to its use; a text two places show lives here, so the
-accountant reads the same words for the same thing everywhere.
+accountant reads the same words for the same thing everywhere. Also here: the one mapping of an
+exception that ended a run to what the accountant reads and the exit code (:func:`failure`), used
+by the CLI's error trap and by each company of ``converter batch``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
+
+from converter.errors import ConverterError, FXAuthError, ProblemsFound
 
 #: 要確認: what the accountant does next, in one line (upload summary, history, workbook).
 UNRESOLVED_NEXT_STEP: Final = (
@@ -79,3 +84,52 @@ def _answer(answer: dict[str, Any]) -> str:
         file, _, row = source.rpartition(":")
         where.append(f"{file}:{row}行" if file else source)
     return f"{label}: {answer.get('content', '')}" + (f" ({', '.join(where)})" if where else "")
+
+
+# --------------------------------------------------------------------------- after an upload
+
+#: A document in FX whose export changed since (report, batch summary, workbook 訂正 sheet).
+CHANGED: Final = "変更あり"
+CHANGED_WHY: Final = "連携後に内容が変わりました"
+#: A document in FX gone from the export.
+DELETED: Final = "削除あり"
+DELETED_WHY: Final = "連携済みの帳票が書出から消えました"
+#: A document corrected in this run (赤黒訂正).
+CORRECTED: Final = "訂正済み"
+
+# --------------------------------------------------------------------------- mapping tables
+
+#: The mapping tables as the accountant knows them (workbook, masters).
+TABLE_LABELS: Final[dict[str, str]] = {"accounts": "勘定科目", "tax": "税区分", "departments": "部門",
+                                       "customers": "取引先"}
+
+# --------------------------------------------------------------------------- failures
+
+INTERNAL_ERROR: Final = "内部エラー"
+INTERNAL_ERROR_HELP: Final = ("変換ツールの不具合です。入力ファイルは変更されていません。"
+                              "CONVERTER_DEBUG=1 を付けて再実行した出力を添えて報告してください")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the accountant reads of an exception that ended a run, and the exit code it means."""
+
+    text: str
+    exit_code: int
+    internal: bool = False  # a bug of ours (not the user's data, settings or FX)
+
+
+def failure(err: Exception, *, token_env: str | None = None, technical: bool = False) -> Failure:
+    """The one mapping of an exception to its message and exit code (exit codes: see errors.py).
+
+    ``token_env``: the variable the token was read from, named for an authentication failure
+    (in a batch each company has its own; FX's message names the default). ``technical``: keep
+    the technical names (ConnectError …) a message carries (debugging, --format json); else the
+    text is :func:`plain`."""
+    if isinstance(err, ProblemsFound):
+        return Failure(f"{err}。converter check で確認し、直してから送信してください", err.exit_code)
+    if isinstance(err, FXAuthError) and token_env:
+        return Failure(f"{err} (この会社のトークンの環境変数: {token_env})", err.exit_code)
+    if isinstance(err, ConverterError):
+        return Failure(str(err) if technical else plain(str(err)), err.exit_code)
+    return Failure(f"{INTERNAL_ERROR}: {type(err).__name__}: {err} — {INTERNAL_ERROR_HELP}", 2, internal=True)

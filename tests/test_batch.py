@@ -30,7 +30,8 @@ from converter.cli import main
 from converter.emulator.server import Emulator, EmulatorServer
 from converter.errors import ConfigError
 from converter.ledger.ledger import Ledger
-from converter.sync.batch import CompanyResult, load_manifest, run_batch
+from converter.sync.batch import CompanyResult, run_batch
+from converter.sync.manifest import load_manifest
 
 OCODES = ("tc09999001", "tc09999002", "tc09999003")
 BROKEN = tuple(f"tc099999{n}" for n in range(11, 18))  # one per entry of BREAKAGES
@@ -163,7 +164,7 @@ BREAKAGES: list[tuple[str, Callable[[dict[str, Any]], object], str, int]] = [
      "settings.yaml では tc09999001 です", 2),
     ("token variable not set", lambda c: c.update(token_env="FX_TOKEN_NOT_SET"), "環境変数 FX_TOKEN_NOT_SET", 2),
     ("wrong token", lambda c: c.update(token_env="WRONG_TOKEN"), "HTTP 401", 2),
-    ("unbalanced export", lambda c: None, "データのエラー 1 件", 1),
+    ("unbalanced export", lambda c: None, "エラー 1 件 — 送信できません。converter check で確認し", 1),
 ]
 
 

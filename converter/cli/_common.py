@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from converter import messages
 from converter.cli import ci_formats
 from converter.cli.reports import format_problem
 from converter.config.settings import load_settings
@@ -26,6 +25,7 @@ from converter.convert.slips import Filters
 from converter.errors import ConverterError, LedgerMissing, ProblemsFound
 from converter.ledger.ledger import Ledger, default_ledger_path
 from converter.ledger.safety import init_command
+from converter.messages import failure
 from converter.sync.plan import parse_day
 
 if TYPE_CHECKING:
@@ -44,11 +44,11 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ProblemsFound as err:
             click.echo("\n".join(["  " + format_problem(p) for p in err.problems]))
-            click.echo(f"エラー: {err}。check で確認し、直してから送信してください", err=True)
+            click.echo(f"エラー: {failure(err).text}", err=True)
             sys.exit(err.exit_code)
         except ConverterError as err:
             # Technical names (ConnectError …) only for debugging: the accountant reads the sentence.
-            click.echo(f"エラー: {err if os.environ.get('CONVERTER_DEBUG') else messages.plain(str(err))}", err=True)
+            click.echo(f"エラー: {failure(err, technical=bool(os.environ.get('CONVERTER_DEBUG'))).text}", err=True)
             sys.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
@@ -61,13 +61,9 @@ def handle_errors(func: F) -> F:
             # A bug of ours: say so plainly; the traceback is for us (CONVERTER_DEBUG=1).
             if os.environ.get("CONVERTER_DEBUG"):
                 raise
-            click.echo(
-                f"内部エラー: {type(err).__name__}: {err}\n"
-                "変換ツールの不具合です。入力ファイルは変更されていません。"
-                "CONVERTER_DEBUG=1 を付けて再実行した出力を添えて報告してください",
-                err=True,
-            )
-            sys.exit(2)
+            said = failure(err)
+            click.echo(said.text, err=True)
+            sys.exit(said.exit_code)
 
     return wrapper  # type: ignore[return-value]
 

@@ -19,7 +19,8 @@ import click
 
 from converter.cli._common import handle_errors
 from converter.messages import plain
-from converter.sync.batch import MAX_CONCURRENCY, CompanyResult, load_manifest, run_batch, select
+from converter.sync.batch import CompanyResult, run_batch
+from converter.sync.manifest import MAX_CONCURRENCY, load_manifest, select
 
 MAX_PROBLEMS_SHOWN = 10  # per company; `converter check` on that company shows them all
 

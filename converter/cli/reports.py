@@ -10,8 +10,18 @@ from converter.cli import ci_formats
 from converter.cli.table import table
 from converter.convert.pipeline import Conversion
 from converter.errors import Problem
+from converter.fx.answers import MessageKind
 from converter.ledger.unresolved import ORIGIN_LABELS
-from converter.messages import UNRESOLVED_BY_REQUEST, UNRESOLVED_NEXT_STEP, number_ranges
+from converter.messages import (
+    CHANGED,
+    CHANGED_WHY,
+    CORRECTED,
+    DELETED,
+    DELETED_WHY,
+    UNRESOLVED_BY_REQUEST,
+    UNRESOLVED_NEXT_STEP,
+    number_ranges,
+)
 from converter.sync.report import UploadReport
 
 #: 要確認 documents listed in the upload summary (all of them: history, the workbook's 要確認 sheet).
@@ -42,19 +52,20 @@ def format_upload(report: UploadReport) -> str:
     lines.append(f"連携済みのためスキップ {len(report.already_done)} 件")
     lines += unresolved_lines(report)
     for key in report.changed:
-        lines.append(f"変更あり: {key} — 連携後に内容が変わりました。再送していません"
+        lines.append(f"{CHANGED}: {key} — {CHANGED_WHY}。再送していません"
                      " (--corrections で取消と訂正後の仕訳を送れます)")
     for key in report.deleted:
-        lines.append(f"削除あり: {key} — 連携済みの帳票が書出から消えました (--corrections で取消仕訳を送れます)")
+        lines.append(f"{DELETED}: {key} — {DELETED_WHY} (--corrections で取消仕訳を送れます)")
     for key in report.duplicates:
         lines.append(f"二重登録の疑い: {key} — 台帳の形式更新で、取引日だけが違う同じ帳票の 2 件目として"
                      "残した記録です。FX に同じ帳票の仕訳が二重にある可能性があります (--corrections でこの記録の"
                      "取消仕訳を送れます。converter history で経緯を確認できます)")
     for key in report.corrected:
-        lines.append(f"訂正済み: {key} — 取消仕訳{'' if key in report.withdrawn else 'と訂正後の仕訳'}を送信しました")
+        what = "取消仕訳" if key in report.withdrawn else "取消仕訳と訂正後の仕訳"
+        lines.append(f"{CORRECTED}: {key} — {what}を送信しました")
     for m in report.messages:
         where = f" ({m.file}:{m.row}行)" if m.row else ""
-        label = "FX エラー" if m.kind == "error" else "FX みなし処理"
+        label = "FX エラー" if m.kind == MessageKind.ERROR else "FX みなし処理"
         lines.append(f"{label}: {m.doc_no} 連携番号 {m.journo_read}{where}: {m.content}")
     if report.held is not None:
         lines.append(("(--dry-run: 送信するときは次のとおり保留されます) " if report.dry_run else "")

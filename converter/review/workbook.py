@@ -34,6 +34,7 @@ from converter.errors import ConverterError
 from converter.fx.answers import FXMessage, RequestAnswer
 from converter.keys import SEP, parse
 from converter.ledger.unresolved import Unresolved
+from converter.messages import TABLE_LABELS
 from converter.outputs import replace_atomically
 from converter.review.after_upload import (
     HOT_KINDS,
@@ -60,7 +61,6 @@ from converter.review.summary import body_details, write_summary
 
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK = 50_000  # detail lines turned into Python values at a time (bounds memory, not speed)
-_TABLE_LABEL = {"accounts": "勘定科目", "tax": "税区分", "departments": "部門", "customers": "取引先"}
 
 
 @dataclass(frozen=True)
@@ -385,7 +385,7 @@ def _unmapped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
             by_file[file].append(str(row))
         where = ", ".join(by_file[next(iter(by_file))]) if len(by_file) == 1 else \
             "; ".join(f"{Path(f).name}: {', '.join(r)}" for f, r in by_file.items())
-        rows.append((_TABLE_LABEL.get(u.table, u.table), u.value, u.file, u.entry,
+        rows.append((TABLE_LABELS.get(u.table, u.table), u.value, u.file, u.entry,
                      where + (" …" if u.count > 10 else ""), u.count))
     return _frame(cols, rows)
 

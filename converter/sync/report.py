@@ -7,6 +7,7 @@ from typing import Literal
 
 from converter.fx.answers import FXMessage, RequestAnswer
 from converter.ledger.unresolved import Unresolved
+from converter.messages import CHANGED, CHANGED_WHY, CORRECTED, DELETED, DELETED_WHY
 from converter.sync.plan import Held, Plan
 
 StopKind = Literal["storm", "refused"]
@@ -64,11 +65,9 @@ class UploadReport:
 
 def correction_rows(report: UploadReport) -> list[tuple[str, str, str]]:
     """The 訂正 sheet: what changed or vanished after upload, and what was done about it."""
-    rows = [("変更あり", k, "連携後に内容が変わりました。--corrections で取消仕訳と訂正後の仕訳を送れます")
-            for k in report.changed]
-    rows += [("削除あり", k, "連携済みの帳票が書出から消えました。--corrections で取消仕訳を送れます")
-             for k in report.deleted]
-    rows += [("訂正済み", k, "取消仕訳を送信しました" if k in report.withdrawn
+    rows = [(CHANGED, k, f"{CHANGED_WHY}。--corrections で取消仕訳と訂正後の仕訳を送れます") for k in report.changed]
+    rows += [(DELETED, k, f"{DELETED_WHY}。--corrections で取消仕訳を送れます") for k in report.deleted]
+    rows += [(CORRECTED, k, "取消仕訳を送信しました" if k in report.withdrawn
               else "取消仕訳と訂正後の仕訳を送信しました") for k in report.corrected]
     return rows
 
