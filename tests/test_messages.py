@@ -21,6 +21,9 @@ def test_each_kind_of_failure_reads_once() -> None:
     assert failure(auth, token_env="FX_TOKEN_A").text == (
         "認証に失敗しました (HTTP 401) (この会社のトークンの環境変数: FX_TOKEN_A)")
     assert failure(ConfigError("settings.yaml", ["ocode: 必須です"])).exit_code == 2
+    dropped = LedgerError("FX に接続できません (ConnectError)")
+    assert failure(dropped).text == "FX に接続できません"  # what the accountant reads
+    assert failure(dropped, technical=True).text == "FX に接続できません (ConnectError)"  # CONVERTER_DEBUG, json
     bug = failure(KeyError("boom"))
     assert bug == Failure(f"内部エラー: KeyError: 'boom' — {INTERNAL_ERROR_HELP}", 2, internal=True)
 
