@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 MAPPINGS = ROOT / "mappings"
 
+#: The ``write_csv`` fixture: write_csv(rows, name="in.csv", encoding="cp932", header=None) → path.
+WriteCsv = Callable[..., Path]
+
 # Talking to the emulator by hand, as FX's reference says a client must.
 EMULATOR_TOKEN = "emulator-token"
 EMULATOR_HEADERS = {
@@ -102,7 +105,7 @@ def to_csv(rows: list[dict[str, str]], header: list[str] | None = None) -> str:
 
 
 @pytest.fixture
-def write_csv(tmp_path: Path) -> Callable[..., Path]:
+def write_csv(tmp_path: Path) -> WriteCsv:
     """write_csv(rows, name="in.csv", encoding="cp932") → path of a jobcan export."""
 
     def write(rows: list[dict[str, str]], name: str = "in.csv", encoding: str = "cp932",

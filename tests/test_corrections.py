@@ -236,13 +236,13 @@ def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
     """A company's first preview has no ledger to compare with: the hashes would be thrown away."""
     from click.testing import CliRunner
 
-    import converter.convert.pipeline
     from converter.cli import main
+    from converter.convert import pipeline
     from converter.ledger.ledger import default_ledger_path
 
     made: list[int] = []
-    real = converter.convert.pipeline.content_hashes
-    monkeypatch.setattr(converter.convert.pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
+    real = pipeline.content_hashes
+    monkeypatch.setattr(pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
     rows = month()
     first = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(mappings)])
     assert first.exit_code == 0, first.output

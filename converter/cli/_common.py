@@ -146,30 +146,6 @@ def format_option(func: F) -> F:
              "ファイルと行に表示)、junit (JUnit XML: ファイルごとに 1 件)。")(func)
 
 
-def ledger_to_compare(ledger_path: Path | None, mappings_dir: Path) -> Path | None:
-    """The ledger preview compares with; None when settings.yaml cannot say (convert reports why)."""
-    if ledger_path is not None:
-        return ledger_path
-    try:
-        return default_ledger_path(mappings_dir, load_settings(mappings_dir).ocode)
-    except ConverterError:
-        return None
-
-
-class KnownIn:
-    """Which of the conversion's documents (by key) ``ledger`` has records of: asked once, while
-    converting (only those are hashed), and kept for planning (each lookup is ~0.5 s a million keys)."""
-
-    def __init__(self, ledger: Path, mappings_dir: Path) -> None:
-        self.ledger, self.mappings_dir = ledger, mappings_dir
-        self.found: set[str] | None = None  # None until asked
-
-    def __call__(self, keys: pd.Series) -> np.ndarray:
-        with Ledger.open(self.ledger, ocode=load_settings(self.mappings_dir).ocode, readonly=True) as book:
-            self.found = book.known(keys.dropna().unique().tolist())
-        return keys.isin(self.found).to_numpy()
-
-
 def open_ledger(ledger_path: Path | None, mappings_dir: Path, *, lock: bool) -> Ledger:
     settings = load_settings(mappings_dir)
     path = ledger_path or default_ledger_path(mappings_dir, settings.ocode)

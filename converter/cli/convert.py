@@ -9,12 +9,11 @@ from typing import Any
 import click
 
 from converter.cli._common import (
-    KnownIn,
+    conversion_from,
     conversion_options,
     format_option,
     handle_errors,
     ledger_options,
-    ledger_to_compare,
     run_conversion,
 )
 from converter.cli.reports import format_report, format_upload, render
@@ -22,8 +21,8 @@ from converter.config.check import error_problems
 from converter.errors import ConfigError, InputError
 from converter.fx.bodies import write_requests
 from converter.outputs import check_outputs
-from converter.sync.report import correction_rows
-from converter.sync.upload import correction_status
+from converter.sync.preview import ledger_to_compare
+from converter.sync.preview import preview as preview_run
 
 
 @click.command()
@@ -65,16 +64,11 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     """送信せずに試します: 送る内容を表示し、確認用ブックと送信内容を書き出します。"""
     ledger = ledger_to_compare(ledger_path, kwargs["mappings_dir"])
     check_outputs(review=review_path, payload_dir=payload_dir, inputs=kwargs["inputs"], ledger=ledger)
-    # Content hashes are only compared with a ledger: a company's first preview needs none, and a
-    # later one only those of the documents the ledger has.
-    compare = ledger is None or ledger.exists()
-    known = KnownIn(ledger, kwargs["mappings_dir"]) if ledger is not None and ledger.exists() else None
-    result = run_conversion(content_hashes=compare, hash_only=known, **kwargs)
+    run = preview_run(kwargs["inputs"], kwargs["mappings_dir"], conversion_from(**kwargs), ledger_path=ledger)
+    result = run.conversion
     click.echo(format_report(result))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
-    status = None
-    if compare and ledger is not None:
-        status = correction_status(result, ledger, known.found if known is not None else None)
+    status = run.status
     if status is not None and (status.changed or status.deleted or status.attention):
         click.echo(format_upload(status))
     if review_path is not None:
@@ -82,7 +76,7 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
             write_review,  # openpyxl only when a workbook is asked for: check starts faster
         )
 
-        write_review(result, review_path, corrections=correction_rows(status) if status else None,
+        write_review(result, review_path, corrections=run.correction_rows(),
                      unresolved=status.attention if status else None)
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:

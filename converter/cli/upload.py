@@ -17,12 +17,12 @@ from converter.cli._common import (
     conversion_options,
     handle_errors,
     ledger_options,
-    ledger_to_compare,
 )
 from converter.cli.reports import format_report, format_upload
 from converter.fx.client import DEFAULT_TOKEN_ENV
 from converter.outputs import check_outputs
 from converter.sync.plan import parse_period
+from converter.sync.preview import ledger_to_compare
 from converter.sync.report import correction_rows
 from converter.sync.upload import upload_files
 
