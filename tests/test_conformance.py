@@ -21,11 +21,12 @@ A rule only one side enforces is a failing row. Client rows not enforced yet are
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -150,8 +151,8 @@ class Source:
     """A source (rows + mapping tables + settings) that `converter check` must flag."""
 
     rows: Callable[[], list[dict[str, str]]] = lambda: [sale()]
-    tables: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    tables: Mapping[str, Callable[[str], str]] = dataclasses.field(default_factory=dict)
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     cache: bool = True  # with the FX master cache (`converter masters pull`)
 
 
@@ -166,7 +167,7 @@ class Built:
 class Stops:
     """An FX answer the client cannot foresee: the run must stop with FX's reason."""
 
-    company: Mapping[str, Any] = field(default_factory=dict)
+    company: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     ocode: str = "tc09999001"
 
 
@@ -181,7 +182,7 @@ class Row:
     client: Source | Built | Stops
     names: tuple[str, ...] = ()  # a client problem names one of these (FX field first)
     fx: str = "400"  # "400", "403", "404" or "info"
-    company: Mapping[str, Any] = field(default_factory=dict)  # the emulator company's settings
+    company: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the emulator company's settings
     client_gap: bool = False  # the client does not enforce it yet (strict xfail)
 
 
@@ -388,7 +389,7 @@ ROWS: list[Row] = [
                cache=False), ("tptn",)),
     Row("tptn_required", "tptn", "required when FX makes the 消費税申告書",
         "「消費税申告書を作成する」の設定の場合には必須入力", on(cr, tptn=None), "課税区分",
-        Source(rows=lambda: [sale(cr_tax="", tax="")], settings={"fx_tax_return": 1}, cache=False),
+        Source(rows=lambda: [sale(cr_tax="", cr_taxamt="")], settings={"fx_tax_return": 1}, cache=False),
         ("tptn", "課税区分")),
     Row("tbptn", "tbptn", "半角数字 ≤ 2", "事業区分(minLength: 0, maxLength: 2) 有効値: 半角数字(2 character)",
         on(cr, tbptn="123"), "事業区分",

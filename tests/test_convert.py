@@ -458,7 +458,7 @@ def test_hashing_only_some_documents_gives_them_the_hashes_of_hashing_all(write_
     every = convert([path], mappings).documents.set_index("doc")["content_hash"]
     some = convert([path], mappings, Options(hash_only=lambda keys: keys.str.contains("B|D").to_numpy()))
     chosen = some.documents.set_index("doc")["content_hash"]
-    assert chosen.dropna().to_dict() == {k: v for k, v in every.items() if "B" in k or "D" in k}
+    assert chosen.dropna().to_dict() == {k: v for k, v in every.items() if "B" in str(k) or "D" in str(k)}
     assert len(chosen.dropna()) == 2 and chosen.isna().sum() == 2
     none = convert([path], mappings, Options(hash_only=lambda keys: (keys != keys).to_numpy()))
     assert none.ok and none.documents["content_hash"].isna().all()

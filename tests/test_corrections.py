@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import make_mappings, sale, to_csv
@@ -242,7 +243,11 @@ def test_preview_makes_content_hashes_only_when_the_default_ledger_exists(
 
     made: list[int] = []
     real = pipeline.content_hashes
-    monkeypatch.setattr(pipeline, "content_hashes", lambda rows: made.append(len(rows)) or real(rows))
+    def counting(rows: pd.DataFrame) -> pd.DataFrame:
+        made.append(len(rows))
+        return real(rows)
+
+    monkeypatch.setattr(pipeline, "content_hashes", counting)
     rows = month()
     first = CliRunner().invoke(main, ["preview", str(write_csv(rows)), "-m", str(mappings)])
     assert first.exit_code == 0, first.output

@@ -78,13 +78,19 @@ def notice(*given: str, copy: bool = False) -> str:
 
 # --------------------------------------------------------------------------- 1. the same file twice
 
+def _linked(link: Callable[[Any, Path], None], source: str | Path, at: Path, name: str) -> str:
+    """Make the link ``at`` → ``source`` and give the spelling ``name`` that reaches the file through it."""
+    link(source, at)
+    return name
+
+
 SPELLINGS: dict[str, Callable[[Path], str]] = {
     "same path": lambda d: "sep.csv",
     "./ spelling": lambda d: "./sep.csv",
     "absolute path": lambda d: str(d / "sep.csv"),
-    "symlink": lambda d: (os.symlink("sep.csv", d / "link.csv"), "link.csv")[1],
-    "hard link": lambda d: (os.link(d / "sep.csv", d / "hard.csv"), "hard.csv")[1],
-    "folder symlink": lambda d: (os.symlink(".", d / "again"), "again/sep.csv")[1],
+    "symlink": lambda d: _linked(os.symlink, "sep.csv", d / "link.csv", "link.csv"),
+    "hard link": lambda d: _linked(os.link, d / "sep.csv", d / "hard.csv", "hard.csv"),
+    "folder symlink": lambda d: _linked(os.symlink, ".", d / "again", "again/sep.csv"),
 }
 
 

@@ -188,7 +188,7 @@ def receipt(doc: str, **over: str) -> dict[str, str]:
     """普通預金 (みずほ銀行) / 売掛金: a 資金 / 非資金 slip."""
     row = {"kind": "入金", "dr": "普通預金", "dr_sub": "みずほ銀行", "dr_tax": "", "cr": "売掛金", "cr_dep": "",
            "cr_tax": "", "cr_taxamt": "", "dr_amt": "55000", "cr_amt": "55000"}
-    return sale(doc, **{**row, **over})
+    return {**sale(doc), **row, **over}
 
 
 def test_a_clean_month_passes(mappings: Path, write_csv: WriteCsv) -> None:

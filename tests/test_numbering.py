@@ -18,7 +18,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ def folder(tmp_path: Path) -> Path:
     return mappings
 
 
-def export(path: Path, day: date, count: int, *, start: int = 1, prefix: str = "INV", bad: set[int] = frozenset(),
+def export(path: Path, day: date, count: int, *, start: int = 1, prefix: str = "INV", bad: Set[int] = frozenset(),
            amount: int = 11000, changed: dict[int, int] | None = None, dates: dict[int, date] | None = None) -> Path:
     """A jobcan CSV of ``count`` one-line sales documents (売掛金 / 売上高 10%), written as one string.
     ``bad``: numbers whose credit account FX does not know; ``changed``: number → another amount."""

@@ -203,7 +203,7 @@ def test_journo_is_issued_from_the_ledger_unless_fx_numbers(write_csv: WriteCsv,
     assert [s["journo"] for b in manual.bodies for s in b["slips"]] == ["1", "2", "3"]  # type: ignore[attr-defined]
     upload_files([write_csv(month(4), name="more.csv")], mappings, Options(), ledger_path=tmp_path / "a.sqlite",
                  transport=manual)
-    assert [s["journo"] for s in manual.bodies[-1]["slips"]] == ["4"]  # type: ignore[index]
+    assert [s["journo"] for s in manual.bodies[-1]["slips"]] == ["4"]  # type: ignore[attr-defined]
     seed = json.loads((Path(__file__).parent.parent / "converter/emulator/data/emulator_seed.json").read_text("utf-8"))
     seed["inpjourconfig"]["is_auto_numbering_journo"] = True
     auto = Recording(Emulator(seed))

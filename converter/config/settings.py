@@ -118,7 +118,8 @@ def mark_of(mapping: Any, key: Any, *, of_key: bool = False) -> tuple[int | None
     if key not in marks:
         line = mapping.get("__line__") if isinstance(mapping, dict) else None
         return line, None
-    return marks[key][0 if of_key else 1]
+    found: tuple[int | None, int | None] = marks[key][0 if of_key else 1]
+    return found
 
 
 def locate(problems: list[str], data: Any, file: Path, rule: str) -> list[str]:

@@ -374,7 +374,8 @@ def _positions_per_side(codes: np.ndarray, part: np.ndarray, side: np.ndarray) -
     debits, credits = np.cumsum(is_debit), np.cumsum(~is_debit)
     debit_base = np.repeat(debits[starts] - is_debit[starts], lengths)
     credit_base = np.repeat(credits[starts] - ~is_debit[starts], lengths)
-    return np.where(is_debit, debits - debit_base, credits - credit_base).astype(np.int64)
+    numbers: np.ndarray = np.where(is_debit, debits - debit_base, credits - credit_base).astype(np.int64)
+    return numbers
 
 
 def _split_balanced(doc_lines: pd.DataFrame) -> np.ndarray | None:

@@ -141,11 +141,13 @@ class MasterData:
 
     @cached_property
     def customer_codes(self) -> pd.Index:
-        return pd.Index([c["cd_cstm"] for c in self.customers])
+        codes: list[str] = [c["cd_cstm"] for c in self.customers]
+        return pd.Index(codes)
 
     @cached_property
     def department_codes(self) -> pd.Index:
-        return pd.Index([d["cd_dep"] for d in self.departments])
+        codes: list[str] = [d["cd_dep"] for d in self.departments]
+        return pd.Index(codes)
 
     @cached_property
     def fund_pairs(self) -> pd.Index:

@@ -16,10 +16,11 @@ from typing import Any, Self
 
 from converter import clock
 from converter.errors import LedgerError, LedgerMissing
+from converter.fx_rules import MAX_JOURNO
 from converter.ledger.batches import OVERLAY, RECORD_COLUMNS, STATE, Overlays
 from converter.ledger.install import create_ledger, restore_ledger
 from converter.ledger.lock import RunLock
-from converter.ledger.numbering import DEFAULT_START, MAX_JOURNO, settle_start
+from converter.ledger.numbering import DEFAULT_START, settle_start
 from converter.ledger.records import (
     SCHEMA,
     SCHEMA_VERSION,

@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 from converter.errors import LedgerError
+from converter.fx_rules import MAX_JOURNO, MAX_JOURNO_READ
 from converter.keys import document_key
 from converter.ledger.answers import Answers
 from converter.ledger.batches import (
@@ -65,8 +66,6 @@ from converter.ledger.batches import (
 )
 from converter.ledger.numbering import (
     ID_SPAN,
-    MAX_JOURNO,
-    MAX_JOURNO_READ,
     advance,
     fiscal_year,
     next_numbers,
