@@ -1,6 +1,6 @@
 """The benchmark's months: generated ``jobcan`` exports, cached by size, seed and messiness.
 
-Both come from ``scripts/make_samples.py``'s ``iter_jobcan_rows`` (CP932, ~1.33 rows per document,
+Both come from ``tests/factories.py``'s ``iter_jobcan_rows`` (CP932, ~1.33 rows per document,
 every document balances and every value is in ``mappings/``):
 
   standard  the generator as it is: 摘要 drawn from a small vocabulary (``10月分 システム保守料``,
@@ -28,10 +28,11 @@ MEMO_WIDTH = 80  # FX 元帳摘要 (rcj_slip): 全角40 / 半角80 — the gener
 
 
 def make_samples() -> Any:
-    """scripts/make_samples.py imported by path: one generator for samples, tests and benchmarks."""
-    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "scripts" / "make_samples.py")
+    """tests/factories.py (the sample generator) imported by path: one generator for samples, tests and
+    benchmarks."""
+    spec = importlib.util.spec_from_file_location("factories", ROOT / "tests" / "factories.py")
     assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault("make_samples", importlib.util.module_from_spec(spec))
+    module = sys.modules.setdefault("factories", importlib.util.module_from_spec(spec))
     spec.loader.exec_module(module)
     return module
 

@@ -4,7 +4,7 @@
   rehearses against), with its inspection endpoints.
 * :func:`converter` / :class:`Uploader` — the converter as separate processes; ``Uploader`` starts the
   interpreter and imports ahead of time so a kill round does not pay ~1 s of imports.
-* :class:`Month` — a realistic 5,000-document month from ``scripts/make_samples.py`` and what the
+* :class:`Month` — a realistic 5,000-document month from ``tests/factories.py`` and what the
   conversion makes of it (documents, slips per document).
 * :func:`audit` — the exactly-once check: what FX stored (by ``journo_read``) against the ledger.
 * :func:`resolve_from_fx` — what the accountant does for 要確認: look in FX and answer.
@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import factories
 import httpx
 
 from converter.convert.pipeline import Options, convert
@@ -37,20 +38,10 @@ from converter.ledger.ledger import Ledger
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_samples_module() -> Any:
-    """scripts/make_samples.py: one generator for samples, tests and the benchmark."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_samples
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return make_samples
-
-
 def _upload_mappings() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="upload-mappings-"))
     atexit.register(shutil.rmtree, folder, True)
-    return Path(make_samples_module().write_upload_mappings(folder))
+    return factories.write_upload_mappings(folder)
 
 
 #: ``mappings/`` as uploads without a master cache need it: the exports' 随時の取引先 (name only)
@@ -143,10 +134,9 @@ class Month:
 
 
 def write_month(path: Path, n_documents: int = 5000, seed: int = 20261001) -> Month:
-    """A realistic month (scripts/make_samples.py); every value maps with ``MAPPINGS``."""
-    make_samples = make_samples_module()
-    rows = make_samples.generate_jobcan_rows(n_documents, seed)
-    make_samples.write_jobcan_csv(rows, path)
+    """A realistic month (tests/factories.py); every value maps with ``MAPPINGS``."""
+    rows = factories.generate_jobcan_rows(n_documents, seed)
+    factories.write_jobcan_csv(rows, path)
     conversion = convert([path], MAPPINGS, Options())
     assert conversion.ok, conversion.problems[:5]
     docs = conversion.documents

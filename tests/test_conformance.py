@@ -24,13 +24,13 @@ import copy
 import dataclasses
 import json
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import factories
 import httpx
 import pytest
 import yaml
@@ -561,13 +561,8 @@ def _problem_texts(output: str) -> str:
 @pytest.fixture(scope="module")
 def built_bodies(tmp_path_factory: pytest.TempPathFactory) -> list[Body]:
     """Bodies the client builds: the sample month, and a generated month over 2000 lines."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_samples
-    finally:
-        sys.path.pop(0)
     big = tmp_path_factory.mktemp("big") / "month.csv"
-    make_samples.write_jobcan_csv(make_samples.generate_jobcan_rows(1200, 7), big)
+    factories.write_jobcan_csv(factories.generate_jobcan_rows(1200, 7), big)
     bodies = []
     for path in (SAMPLES / "jobcan-2026-10.csv", big):
         result = convert([path], MAPPINGS, Options(use_masters=False))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
+import factories
 import httpx
 import pandas as pd
 import pytest
-from fault_helpers import EMULATOR_TOKEN, MAPPINGS, ROOT
+from fault_helpers import EMULATOR_TOKEN, MAPPINGS
 from ledger_helpers import new_ledger
 
 from converter.convert.pipeline import Options
@@ -39,15 +39,10 @@ def token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _month(path: Path, n_documents: int) -> Path:
     """A realistic month (about 2.4 lines per document), some memos full of JSON syntax."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import make_samples
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    rows = make_samples.generate_jobcan_rows(n_documents, 7)
+    rows = factories.generate_jobcan_rows(n_documents, 7)
     for i, row in enumerate(rows[:: max(1, len(rows) // 40)]):
         row["摘要"] = TRICKY_MEMOS[i % len(TRICKY_MEMOS)]
-    make_samples.write_jobcan_csv(rows, path)
+    factories.write_jobcan_csv(rows, path)
     return path
 
 
