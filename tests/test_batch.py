@@ -309,6 +309,7 @@ def _documents(ledger: Path, ocode: str) -> int:
 # --------------------------------------------------------------------------- concurrency
 
 
+@pytest.mark.slow
 def test_concurrency_is_bounded_and_does_not_change_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_NAMES.values():
         monkeypatch.setenv(name, TOKEN)

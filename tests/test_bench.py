@@ -30,6 +30,7 @@ def _load(name: str) -> Any:
     return module
 
 
+@pytest.mark.slow
 def test_runner_measures_everything_on_a_small_export_of_both_months(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     run = subprocess.run(
@@ -96,6 +97,7 @@ def test_unique_month_has_one_memo_per_document_within_fx_width(tmp_path: Path) 
         months.export_file(tmp_path, 10, seed=1, messy=0.07, month="weekly")
 
 
+@pytest.mark.slow
 def test_lower_bound_measures_and_writes_real_bodies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "lower_bound.py"), "--sizes", "300", "--repeat", "1",

@@ -166,6 +166,7 @@ export_strategy = st.lists(  # each export: per document, absent or an amount ch
     st.fixed_dictionaries({d: st.sampled_from([None, 1100, 2200, 3300]) for d in DOCS}), min_size=1, max_size=4)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(exports=export_strategy)
 def test_net_posted_equals_the_latest_export(tmp_path_factory: pytest.TempPathFactory,

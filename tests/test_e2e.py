@@ -23,6 +23,8 @@ from ledger_helpers import new_ledger
 
 from converter.ledger.ledger import Ledger
 
+pytestmark = pytest.mark.slow  # the emulator server and the converter as separate processes
+
 ENV = {**os.environ, "FX_API_TOKEN": "emulator-token", "PYTHONPATH": str(ROOT)}
 
 

@@ -57,6 +57,8 @@ from converter.emulator.server import Emulator
 from converter.ledger.ledger import Ledger
 from converter.sync.upload import upload_files
 
+pytestmark = pytest.mark.slow  # fault scenarios against emulator processes: each runs for many seconds
+
 KILLS = 60 if SOAK else 20
 MAX_SETTLE_RUNS = 12
 

@@ -282,6 +282,7 @@ def csv_files(draw: st.DrawFn) -> bytes:
 # --------------------------------------------------------------------------- CSV tests
 
 
+@pytest.mark.slow
 @fuzz_settings("bytes")
 @given(data=st.one_of(st.binary(max_size=3000),
                       st.binary(max_size=500).map(lambda b: to_csv([]).encode("cp932") + b),
@@ -293,6 +294,7 @@ def test_random_bytes_never_crash(data: bytes, fuzz_dir: Path, mappings: Path) -
     assert_nothing_lost({path: csv_data_rows(data)}, out)
 
 
+@pytest.mark.slow
 @fuzz_settings("csv")
 @given(data=csv_files())
 def test_mangled_csv_exports_never_crash_and_lose_no_row(data: bytes, fuzz_dir: Path, mappings: Path) -> None:
@@ -440,6 +442,7 @@ def xlsx_books(draw: st.DrawFn) -> tuple[Workbook, set[int]]:
     return wb, data_rows
 
 
+@pytest.mark.slow
 @fuzz_settings("xlsx")
 @given(book=xlsx_books())
 def test_excel_exports_never_crash_and_lose_no_row(book: tuple[Workbook, set[int]], fuzz_dir: Path,
@@ -565,6 +568,7 @@ def mapping_yaml(draw: st.DrawFn) -> str:
     return text
 
 
+@pytest.mark.slow
 @fuzz_settings("yaml")
 @given(table=st.sampled_from(TABLE_FILES), text=mapping_yaml())
 def test_mapping_yaml_fuzz_gives_one_config_message(table: str, text: str, fuzz_dir: Path) -> None:

@@ -141,6 +141,7 @@ def test_a_few_ragged_rows_are_still_reported_one_by_one(tmp_path: Path, mapping
     assert len(ragged) == 201  # the first 200 and a count of the rest, as before
 
 
+@pytest.mark.slow
 def test_an_xlsx_zip_bomb_is_refused_before_inflating(tmp_path: Path, mappings: Path) -> None:
     path = zip_bomb(tmp_path)
     assert path.stat().st_size < 2_000_000

@@ -426,6 +426,7 @@ def test_one_private_file_writer(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
 
+@pytest.mark.slow
 def test_end_to_end_the_month_given_three_ways_is_stored_once(tmp_path: Path) -> None:
     """The real emulator server and the converter as separate processes, on the sample month."""
     shutil.copyfile(SAMPLES / "jobcan-2026-10.csv", tmp_path / "sep.csv")

@@ -107,6 +107,7 @@ EVENTS_OF = {"send": "send", "done": "done", "error": "error", "unknown": "unkno
              "resolve_yes": "resolve", "resolve_no": "resolve", "forget": "forget", "forget_force": "forget"}
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_transitions_on_groups_read_as_one_row_per_document(data: st.DataObject) -> None:

@@ -88,6 +88,7 @@ def damaged_message(path: Path, detail: str, backup: Path) -> str:
 # --------------------------------------------------------------------------- situation 2: identity
 
 
+@pytest.mark.slow
 def test_upload_never_creates_a_ledger_and_a_removed_one_is_not_recreated(fx: EmulatorProcess,
                                                                           tmp_path: Path) -> None:
     mappings = make_mappings(tmp_path / "mappings")
@@ -277,6 +278,7 @@ def _flip_in_key_index(ledger: Path) -> str:
     return str(key)
 
 
+@pytest.mark.slow
 def test_a_changed_byte_in_the_key_index_is_refused_before_sending(fx: EmulatorProcess, tmp_path: Path) -> None:
     mappings = make_mappings(tmp_path / "mappings")
     export, ledger = month(tmp_path), new_ledger(tmp_path / "ledgers" / f"{OCODE}.sqlite", OCODE)

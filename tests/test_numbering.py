@@ -222,6 +222,7 @@ def test_rejected_and_unsent_requests_burn_no_numbers(fx: tuple[Emulator, Emulat
         assert emu.stats()["import_by_status"] == {"503": 6, "400": 2, "201": 3}
 
 
+@pytest.mark.slow
 def test_a_rejection_storm_stops_with_the_summary_and_what_to_fix(fx: tuple[Emulator, EmulatorServer],
                                                                   folder: Path, tmp_path: Path) -> None:
     """A mapping to an account code FX does not know, on every 10th document, no master cache: every

@@ -92,6 +92,7 @@ def assert_secret_absent(secrets: list[str], outputs: list[str], folder: Path) -
 # --------------------------------------------------------------------------- the token
 
 
+@pytest.mark.slow
 def test_token_appears_in_no_output_and_no_file(tmp_path: Path, emulators: list[EmulatorProcess]) -> None:
     """Every command that touches FX or writes a file, with a distinctive token; then grep everything."""
     work = tmp_path / "run"
@@ -316,6 +317,7 @@ def test_formula_csv_regression(tmp_path: Path) -> None:
     assert memos and set(memos.values()) == {"s"}, memos
 
 
+@pytest.mark.slow
 @settings(max_examples=120 if SOAK else 25, deadline=None, derandomize=not SOAK,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(st.tuples(st.sampled_from(FORMULA_STARTS),
@@ -345,6 +347,7 @@ def _modes(folder: Path, skip: set[Path]) -> dict[str, int]:
             if p.is_file() and p not in skip}
 
 
+@pytest.mark.slow
 def test_every_file_the_tool_writes_is_user_only(tmp_path: Path, emulators: list[EmulatorProcess]) -> None:
     """With a permissive umask (022), everything a run writes — ledger, -wal, -shm, lock, payloads, review
     workbooks, and any cache a later version adds — is 0600; the ledgers folder is 0700."""
