@@ -82,9 +82,11 @@ def test_generated_exports_are_deterministic(tmp_path: Path) -> None:
 def test_unique_month_has_one_memo_per_document_within_fx_width(tmp_path: Path) -> None:
     """The unique month is the standard month's documents, only 摘要 rewritten: led by 帳票番号 and 取引先."""
     months = _load("months")
-    read = {"encoding": "cp932", "dtype": str, "keep_default_na": False}
-    standard = pd.read_csv(months.export_file(tmp_path, 3000, seed=1, messy=0.07), **read)
-    unique = pd.read_csv(months.export_file(tmp_path, 3000, seed=1, messy=0.07, month="unique"), **read)
+    def read(path: Path) -> pd.DataFrame:
+        return pd.read_csv(path, encoding="cp932", dtype=str, keep_default_na=False)
+
+    standard = read(months.export_file(tmp_path, 3000, seed=1, messy=0.07))
+    unique = read(months.export_file(tmp_path, 3000, seed=1, messy=0.07, month="unique"))
     assert standard.drop(columns="摘要").equals(unique.drop(columns="摘要"))
     numbers = unique["帳票番号"].str.strip()
     assert (unique["摘要"].str.split(" ").str[0] == numbers).all()

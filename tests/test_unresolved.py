@@ -322,8 +322,8 @@ def test_walkthrough_drops_history_fx_resolve_upload(tmp_path: Path) -> None:
         final = converter("upload", "取引明細.csv", "--base-url", emulator.url)
         assert final.returncode == 0, final.stdout[-2000:] + final.stderr
         assert "送信結果: 送信対象 0 件 / 送信 0 回" in final.stdout and "要確認 0 件" in final.stdout
-        done = converter("history", "--status", "連携完了", "--format", "keys").stdout.splitlines()
-        assert sorted(done) == sorted(month.slips_per_doc)
+        keys = converter("history", "--status", "連携完了", "--format", "keys").stdout.splitlines()
+        assert sorted(keys) == sorted(month.slips_per_doc)
         stored = stored_counts(emulator.slips())
         assert sum(stored.values()) == sum(month.slips_per_doc.values())  # every slip once
         assert len(stored) == month.documents
@@ -354,7 +354,7 @@ def test_workbook_has_a_unresolved_sheet_and_every_answer(write_csv: WriteCsv, m
     assert (key, number, year, journo, amount, size, origin) == ("売上|INV-00", 1, 2026, 1, 1100, 25, "今回の送信")
     assert str(day)[:10] == "2026-10-01" and isinstance(request, int) and str(sent_at).startswith("20")
     assert reason == "送信後に応答がありませんでした。FX に登録されたかどうか確認が必要です"
-    assert check.startswith("FX の仕訳で 連携番号(journo_read) 1 / 伝票番号(journo) 1 取引日 2026-10-01")
+    assert str(check).startswith("FX の仕訳で 連携番号(journo_read) 1 / 伝票番号(journo) 1 取引日 2026-10-01")
     assert command == "converter resolve '売上|INV-00' --sent"
     answers = sheet_rows(review, "FX応答")
     assert answers[0][0] == "応答なし" and answers[0][10] == 1

@@ -68,7 +68,7 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class DateParam(click.ParamType):
+class DateParam(click.ParamType[date]):
     """A date option: 2026-10-31 or 2026/10/31; anything else is a usage error saying so."""
 
     name = "date"
