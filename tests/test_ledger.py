@@ -32,6 +32,7 @@ from converter.ledger.ledger import (
     document_key,
 )
 from converter.ledger.numbering import ID_SPAN
+from converter.ledger.statuses import Role
 from converter.sync.plan import plan_documents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -447,6 +448,7 @@ def test_killed_run_after_sending_is_recovered_as_unknown(path: Path) -> None:
 
 
 def test_known_keys_are_documents_and_sources_of_corrections(ledger: Ledger) -> None:
-    ledger.assign_ids([doc("a"), doc("b"), DocumentInfo(key="c|取消1", content_hash="h", parent="c", role="reversal")])
+    ledger.assign_ids([doc("a"), doc("b"),
+                       DocumentInfo(key="c|取消1", content_hash="h", parent="c", role=Role.REVERSAL)])
     assert ledger.known(["a", "c", "x", "a"]) == {"a", "c"}  # c: its original forgotten, its correction kept
     assert ledger.known([]) == set()

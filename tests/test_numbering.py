@@ -35,6 +35,7 @@ from converter.emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 from converter.ledger.ledger import DocumentInfo, Ledger
 from converter.ledger.numbering import ID_CHECK, NUMBERING_SCHEMA, fiscal_year
 from converter.ledger.records import SCHEMA
+from converter.ledger.statuses import Status
 from converter.sync import upload as upload_module
 from converter.sync.send import STORM_LIMIT
 from converter.sync.upload import upload_files
@@ -238,7 +239,7 @@ def test_a_rejection_storm_stops_with_the_summary_and_what_to_fix(fx: tuple[Emul
         statuses = Counter(r.status for r in book.documents())
         errors = {r.doc_no for r in book.documents("error")}
         assert book.next_numbers("journo", [2026]) == {2026: 1}  # every number given back
-    assert statuses["sending"] == statuses["done"] == statuses["unknown"] == 0
+    assert statuses[Status.SENDING] == statuses[Status.DONE] == statuses[Status.UNKNOWN] == 0
     assert errors == {f"INV-{n:06d}" for n in range(10, 10 * (len(errors) + 1), 10)}  # what FX named, in order
     assert statuses == {"error": len(errors), "pending": 8000 - len(errors)}
     content = "勘定科目コードが入力されていないか、誤った勘定科目コードが入力されています"

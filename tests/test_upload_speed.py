@@ -156,22 +156,13 @@ def test_history_lines_keep_the_order_of_the_request(month: Path, tmp_path: Path
 
 
 def test_texts_are_what_json_dumps_wrote() -> None:
-<<<<<<< HEAD
     found = [FXMessage("a", "", 1, MessageKind.INFORMATION, 'q"b\\s\n部門\u2028\x01', 1, 1, None, "f.csv", 3),
              FXMessage("a", "", 1, MessageKind.INFORMATION, 'q"b\\s\n部門\u2028\x01', 2, 2, None, "f.csv", 4),
              FXMessage("b", "", 2, MessageKind.ERROR, "x", 1, None, 0, "", None),
-             FXMessage("b", "", 2, MessageKind.ERROR, "y", 1, 1.5, True, "g", 0),
-             FXMessage("b", "", 2, MessageKind.ERROR, "z", 1, "3", [1, "a"], "g", 7),
-             FXMessage("", "", 0, MessageKind.ERROR, "no document", None)]
-=======
-    found = [FXMessage("a", "", 1, "information", 'q"b\\s\n部門\u2028\x01', 1, 1, None, "f.csv", 3),
-             FXMessage("a", "", 1, "information", 'q"b\\s\n部門\u2028\x01', 2, 2, None, "f.csv", 4),
-             FXMessage("b", "", 2, "error", "x", 1, None, 0, "", None),
              # odd types on purpose: FX's answers are JSON, the texts must survive whatever it sends
-             FXMessage("b", "", 2, "error", "y", 1, 1.5, True, "g", 0),  # type: ignore[arg-type]
-             FXMessage("b", "", 2, "error", "z", 1, "3", [1, "a"], "g", 7),  # type: ignore[arg-type]
-             FXMessage("", "", 0, "error", "no document", None)]
->>>>>>> 3ba810c (mypy --strict clean on converter/ and mypy on tests/, both in scripts/check; the duplicated kill -9 scenario of test_e2e dropped (test_faults aims its kills))
+             FXMessage("b", "", 2, MessageKind.ERROR, "y", 1, 1.5, True, "g", 0),  # type: ignore[arg-type]
+             FXMessage("b", "", 2, MessageKind.ERROR, "z", 1, "3", [1, "a"], "g", 7),  # type: ignore[arg-type]
+             FXMessage("", "", 0, MessageKind.ERROR, "no document", None)]
     texts = ledger_texts(found)
     assert set(texts) == {"a", "b"}
     for doc, text in texts.items():
@@ -209,12 +200,12 @@ def test_answers_are_traced_to_the_rows_the_old_lookup_found() -> None:
         assert answer == want, (source, lineno, side)
 
 
-<<<<<<< HEAD
 def test_one_packing_rule_greedy_whole_items_up_to_2000_lines() -> None:
     rng = random.Random(5)
     for _ in range(200):
         sizes = [rng.choice([0, 1, 2, 3, 7, 60, 400, 1999, 2000, 2001, 4500]) for _ in range(rng.randrange(0, 40))]
-        want, used = [], 0  # the rule written out: a new request when the next item does not fit
+        want: list[int] = []
+        used = 0  # the rule written out: a new request when the next item does not fit
         for size in sizes:
             if not want or used + size > 2000:
                 want.append((want[-1] if want else 0) + 1)
@@ -225,20 +216,6 @@ def test_one_packing_rule_greedy_whole_items_up_to_2000_lines() -> None:
         assert pack(sizes).tolist() == want
         assert first_request(iter(sizes)) == want.count(1)
     assert first_request([0] * 5000) == 5000  # zero-line items never end a request
-=======
-def test_a_body_laid_out_otherwise_is_parsed_instead() -> None:
-    slips = [{"ymd_tr": "2026-10-01", "journo_read": "0", "cd_coopsystem": "EX", "detail": [{"pos_dsp": 1}]},
-             {"ymd_tr": "2026-10-02", "cd_coopsystem": "EX", "journo_read": "0", "detail": []}]
-    cut = _cut(Request(1, json.dumps({"slips": slips}).encode(), ("A#1", "B#1"), ("A#1", "B#1"), 1))
-    assert cut == slips
-    compact = json.dumps({"slips": slips[:1]}, ensure_ascii=False, separators=(",", ":")).encode()
-    (head, rest), = _cut(Request(1, compact, ("A#1",), ("A#1",), 1))
-    assert isinstance(head, bytes) and isinstance(rest, bytes)
-    assert head + b',"journo_read":"0"' + rest == json.dumps(slips[0], separators=(",", ":")).encode()
-    # journo_read not second in one slip: the whole body is parsed (the id goes where it stands)
-    both = json.dumps({"slips": slips}, ensure_ascii=False, separators=(",", ":")).encode()
-    assert _cut(Request(1, both, ("A#1", "B#1"), ("A#1", "B#1"), 1)) == slips
->>>>>>> 3ba810c (mypy --strict clean on converter/ and mypy on tests/, both in scripts/check; the duplicated kill -9 scenario of test_e2e dropped (test_faults aims its kills))
 
 
 @pytest.mark.parametrize("slip", [

@@ -166,8 +166,8 @@ def use_japanese() -> None:
     """Make click speak Japanese in this process (idempotent); the help page is laid out by
     display width (全角 = two columns), so Japanese metavars line up and help text wraps
     between Japanese characters."""
-    click.formatting.term_len = display_width
-    click._textwrap.term_len = display_width
+    click.formatting.term_len = display_width  # type: ignore[attr-defined]  # re-exported from click._compat
+    click._textwrap.term_len = display_width  # type: ignore[attr-defined]
     click._textwrap.TextWrapper = JapaneseWrapper  # type: ignore[misc]
     for name in CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")

@@ -28,7 +28,7 @@ from converter.convert.pipeline import Conversion
 from converter.convert.validate import RCJ_SLIP_WIDTH, cut_to_width
 from converter.keys import correction_key, correction_number
 from converter.ledger.ledger import DocumentInfo, DocumentRecord, Ledger
-from converter.ledger.records import Role, Status
+from converter.ledger.statuses import Role, Status
 
 REVERSAL_PREFIX = "取消:"
 
