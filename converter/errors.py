@@ -20,7 +20,8 @@
 
 Exit codes (cli): 0 success, 1 problems in the data or documents needing attention (also a
 ``--corrections`` run the mass-change guard held back: nothing sent, re-run with ``--yes``),
-2 usage / configuration / authentication.
+2 usage / configuration / authentication; 3 (:data:`EXIT_NOT_WRITTEN`) an upload that sent
+everything (all 連携完了) but could not write its review workbook (``-o``, e.g. a full disk).
 
 A :class:`Problem` is one finding about the data (not an exception): file, row as Excel shows
 it, column as the source header names it, the value, the rule it broke and what to do.
@@ -31,6 +32,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+#: Exit code of an upload that did all it had to (exit 0 otherwise) but could not write the review
+#: workbook afterwards: the send is not undone and must not read as a usage error (2).
+EXIT_NOT_WRITTEN = 3
 
 #: Characters of a value from the input that a message echoes (a 摘要 of 200 MB was printed whole).
 SHOWN_VALUE = 120

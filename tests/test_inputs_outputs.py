@@ -30,6 +30,7 @@ from fault_helpers import EmulatorProcess, child_env, stored_counts
 from ledger_helpers import new_ledger
 from openpyxl import Workbook
 
+import converter.review.workbook as workbook_module
 from converter.cli import main
 from converter.convert.pipeline import Options, convert
 from converter.convert.read import dedupe_inputs
@@ -320,15 +321,15 @@ def test_write_review_into_an_unwritable_folder_says_so_and_leaves_no_temp_file(
 
 def test_a_failed_write_keeps_the_old_workbook_and_no_temp_file(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Path("review.xlsx").write_bytes(b"last month's review")
-    real_save = Workbook.save
+    real_save = workbook_module._save
 
-    def full_disk(self: Workbook, handle: BinaryIO) -> None:
+    def full_disk(wb: Workbook, handle: BinaryIO) -> None:
         whole = io.BytesIO()
-        real_save(self, whole)
+        real_save(wb, whole)
         handle.write(whole.getvalue()[:1000])  # the disk fills up half way
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("openpyxl.Workbook.save", full_disk)
+    monkeypatch.setattr(workbook_module, "_save", full_disk)
     code, _, err = invoke("preview", "sep.csv", "-m", "mappings", "-o", "review.xlsx")
     assert code == 2
     assert err == ("エラー: review.xlsx: 確認用ブックを書き出せません (No space left on device)。"

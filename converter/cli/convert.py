@@ -16,6 +16,7 @@ from converter.cli._common import (
     ledger_options,
     run_conversion,
 )
+from converter.cli.progress import heartbeat, workbook_progress
 from converter.cli.reports import format_report, format_upload, render
 from converter.config.check import error_problems
 from converter.errors import ConfigError, InputError
@@ -32,7 +33,8 @@ from converter.sync.preview import preview as preview_run
 def check(fmt: str, **kwargs: Any) -> None:
     """書出とマッピングを点検します。送信を止める問題があれば終了コード 1。"""
     try:
-        result = run_conversion(content_hashes=False, **kwargs)
+        with heartbeat("読み込み・確認中"):
+            result = run_conversion(content_hashes=False, **kwargs)
     except (ConfigError, InputError) as err:
         if fmt not in ("github", "junit"):
             raise
@@ -64,7 +66,8 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     """送信せずに試します: 送る内容を表示し、確認用ブックと送信内容を書き出します。"""
     ledger = ledger_to_compare(ledger_path, kwargs["mappings_dir"])
     check_outputs(review=review_path, payload_dir=payload_dir, inputs=kwargs["inputs"], ledger=ledger)
-    run = preview_run(kwargs["inputs"], kwargs["mappings_dir"], conversion_from(**kwargs), ledger_path=ledger)
+    with heartbeat("読み込み・確認中"):
+        run = preview_run(kwargs["inputs"], kwargs["mappings_dir"], conversion_from(**kwargs), ledger_path=ledger)
     result = run.conversion
     click.echo(format_report(result))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
@@ -76,8 +79,9 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
             write_review,  # openpyxl only when a workbook is asked for: check starts faster
         )
 
-        write_review(result, review_path, corrections=run.correction_rows(),
-                     unresolved=status.attention if status else None)
+        with heartbeat("確認用ブックを書き出し中") as beat:
+            write_review(result, review_path, corrections=run.correction_rows(),
+                         unresolved=status.attention if status else None, progress=workbook_progress(beat))
         click.echo(f"確認用ブックを書き出しました: {review_path}", err=True)
     if result.ok and payload_dir is not None:
         # Built while written (a big month's bodies need not all sit in memory), unless the review

@@ -18,12 +18,15 @@ from converter.cli._common import (
     handle_errors,
     ledger_options,
 )
+from converter.cli.progress import heartbeat, workbook_progress
 from converter.cli.reports import format_report, format_upload
+from converter.convert.pipeline import Conversion
+from converter.errors import EXIT_NOT_WRITTEN, ConverterError
 from converter.fx.client import DEFAULT_TOKEN_ENV
 from converter.outputs import check_outputs
 from converter.sync.plan import parse_period
 from converter.sync.preview import ledger_to_compare
-from converter.sync.report import correction_rows
+from converter.sync.report import UploadReport, correction_rows
 from converter.sync.upload import upload_files
 
 
@@ -44,10 +47,9 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
         check_outputs(review=review_path, inputs=kwargs["inputs"],
                       ledger=ledger_to_compare(ledger_path, kwargs["mappings_dir"]))
         options = conversion_from(**kwargs)
-        with click.progressbar(length=0, label="送信中", file=sys.stderr) as bar:
+        with heartbeat("読み込み・確認中") as beat:
             def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done)
+                beat.status = f"送信 {done:,}/{total:,} 件"
 
             conversion, report = upload_files(
                 list(kwargs["inputs"]), kwargs["mappings_dir"], options, ledger_path=ledger_path,
@@ -57,15 +59,32 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
         click.echo(format_report(conversion))
         click.echo(format_upload(report))
         if review_path is not None:
-            from converter.review.workbook import write_review
-
-            write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
-                         corrections=correction_rows(report), answers=None if report.dry_run else report.answers,
-                         unresolved=report.attention)
-            click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
+            _write_after_send(conversion, report, review_path)
         sys.exit(report.exit_code)
 
     return command
+
+
+def _write_after_send(conversion: Conversion, report: UploadReport, review_path: Path) -> None:
+    """The review workbook after the send. A failure to write it (a full disk) does not undo the
+    send: the message says so, and the exit code is the report's, or EXIT_NOT_WRITTEN when all
+    was done (a dry run sent nothing: there it is an ordinary error, exit 2)."""
+    from converter.review.workbook import write_review
+
+    try:
+        with heartbeat("確認用ブックを書き出し中") as beat:
+            write_review(conversion, review_path, responses=None if report.dry_run else report.messages,
+                         corrections=correction_rows(report), answers=None if report.dry_run else report.answers,
+                         unresolved=report.attention, progress=workbook_progress(beat))
+    except ConverterError as err:
+        if report.dry_run:
+            raise
+        click.echo(f"エラー: {err}", err=True)
+        click.echo("送信は終わっています: 結果は台帳に記録済みです (converter history で確認できます)。"
+                   "書き出せなかったのは確認用ブックだけです。もう一度 upload しても同じ帳票を二重に送信することは"
+                   "ありません", err=True)
+        sys.exit(report.exit_code or EXIT_NOT_WRITTEN)
+    click.echo(f"確認用ブック (FX応答つき) を書き出しました: {review_path}", err=True)
 
 
 def upload_options(func: F) -> F:

@@ -229,8 +229,12 @@ class LedgerFile:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, err: BaseException | None, tb: object) -> None:
         self.close()
+        # A damaged page is often found only when a query reads it (opening read-only checks
+        # nothing: preview, history): the same message as a damage found on opening, not 内部エラー.
+        if isinstance(err, sqlite3.Error) and is_damage(err):
+            raise damaged(self.path, f"SQLite が読めません: {err}") from None
 
     @property
     def lock_path(self) -> Path:

@@ -14,18 +14,21 @@ modules share live in :mod:`converter.review.styles`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import zipfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
 
 from converter.convert.pipeline import Conversion
 from converter.convert.slips import DEBIT
@@ -50,6 +53,7 @@ from converter.review.styles import (
     RESPONSES,
     SKIPPED,
     SLIPS,
+    SUMMARY,
     UNMAPPED,
     UNRESOLVED,
     UNSAFE_START,
@@ -61,6 +65,11 @@ from converter.review.summary import body_details, write_summary
 
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK = 50_000  # detail lines turned into Python values at a time (bounds memory, not speed)
+#: Told each step of the write: (sheet, rows written, rows) as a sheet starts — and on 仕訳明細
+#: after every CHUNK rows — then (SAVING, 0, 0): zipping the sheets into the file, the longest step
+#: of a big workbook. The CLI decides what to show.
+WriteProgress = Callable[[str, int, int], None]
+SAVING = "ファイルへ保存"
 
 
 @dataclass(frozen=True)
@@ -94,12 +103,14 @@ def write_review(
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
     answers: Sequence[RequestAnswer] | None = None,
     unresolved: Sequence[Unresolved] | None = None,
+    progress: WriteProgress | None = None,
 ) -> Path:
     """Write the review workbook to ``path`` (user-only permissions) and return the path.
 
     ``corrections``: (区分, document key, what to do) for documents changed or deleted after
     upload (訂正 sheet); ``responses``: FX's messages after an upload and ``answers`` its answer to
-    each request (FX応答 sheet); ``unresolved``: the 要確認 documents (要確認 sheet, when any)."""
+    each request (FX応答 sheet); ``unresolved``: the 要確認 documents (要確認 sheet, when any);
+    ``progress``: told each sheet as it is started (:data:`WriteProgress`), and :data:`SAVING` last."""
     if not 3 <= max_rows_per_sheet <= EXCEL_MAX_ROWS:
         raise ValueError(f"max_rows_per_sheet must be 3 … {EXCEL_MAX_ROWS}")
     path = Path(path)
@@ -111,43 +122,93 @@ def write_review(
     # over it, so a half-written workbook never sits under the real name and a failed write leaves
     # the old workbook as it was. The temp file is made first: a folder that cannot be written is
     # found before any sheet is built (a built, unsaved workbook leaves openpyxl's temp files behind).
+    tell = progress or (lambda _sheet, _done, _total: None)
+    wb = Workbook(write_only=True)
     try:
         with replace_atomically(path) as handle:
-            _workbook(conversion, responses, corrections, max_rows_per_sheet, answers, unresolved).save(handle)
+            _fill(wb, conversion, responses, corrections, max_rows_per_sheet, tell, answers, unresolved)
+            tell(SAVING, 0, 0)
+            _save(wb, handle)
     except OSError as err:
         raise ConverterError(f"確認用ブックを書き出せません ({err.strerror or err})。"
                              "保存先のフォルダに書き込めるか、空き容量を確認してください", file=str(path)) from None
     return path
 
 
-def _workbook(conversion: Conversion, responses: Sequence[FXMessage] | None,
+def _save(wb: Workbook, handle: BinaryIO) -> None:
+    """``wb.save(handle)``, but a failure (a full disk) leaves nothing of openpyxl's half open.
+
+    openpyxl leaves its zip archive and each unwritten sheet's row stream open when a write
+    fails; they are closed later by the garbage collector, against a file that is closed by then,
+    and Python prints "Exception ignored … I/O operation on closed file" for each, after our
+    message. Here they are closed at once, in order (rows, then the sheet's file, then the zip)."""
+    archive = zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    try:
+        ExcelWriter(wb, archive).save()
+    except BaseException:
+        _discard(wb, archive)
+        raise
+
+
+def _discard(wb: Workbook, archive: zipfile.ZipFile | None = None) -> None:
+    """Close what a failed write left open, quietly: the error that stopped it is the one to report."""
+    for ws in wb._sheets:
+        for stream in (getattr(ws, "_rows", None), getattr(getattr(ws, "_writer", None), "xf", None)):
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
+        writer = getattr(ws, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()  # the sheet's temporary file (else removed only at exit)
+    if archive is not None:
+        with contextlib.suppress(Exception):
+            archive.close()
+        archive.fp = None  # closed or not, never written again (its __del__ would try)
+
+
+def _fill(wb: Workbook, conversion: Conversion, responses: Sequence[FXMessage] | None,
+          corrections: Sequence[tuple[str, str, str]] | None, max_rows_per_sheet: int,
+          tell: WriteProgress, answers: Sequence[RequestAnswer] | None = None,
+          unresolved: Sequence[Unresolved] | None = None) -> None:
+    try:
+        _workbook(wb, conversion, responses, corrections, max_rows_per_sheet, tell, answers, unresolved)
+    except BaseException:
+        _discard(wb)
+        raise
+
+
+def _workbook(wb: Workbook, conversion: Conversion, responses: Sequence[FXMessage] | None,
               corrections: Sequence[tuple[str, str, str]] | None, max_rows_per_sheet: int,
-              answers: Sequence[RequestAnswer] | None = None,
-              unresolved: Sequence[Unresolved] | None = None) -> Workbook:
-    wb = Workbook(write_only=True)
+              tell: WriteProgress, answers: Sequence[RequestAnswer] | None = None,
+              unresolved: Sequence[Unresolved] | None = None) -> None:
     styles = Styles(wb)
     lines = conversion.lines
     slip_sheets = max(1, math.ceil(len(lines) / (max_rows_per_sheet - 2)))
     body = body_details(conversion) if conversion.ok else None
+    tell(SUMMARY, 0, 0)
     write_summary(wb, styles, conversion, body, slip_sheets)
-    _write_slips(wb, styles, conversion, max_rows_per_sheet)
-    _write_frame(wb, styles, PROBLEMS, *_problems_frame(conversion), max_rows_per_sheet)
-    _write_frame(wb, styles, UNMAPPED, *_unmapped_frame(conversion), max_rows_per_sheet)
-    _write_frame(wb, styles, SKIPPED, *_skipped_frame(conversion), max_rows_per_sheet)
+    _write_slips(wb, styles, conversion, max_rows_per_sheet, tell)
+    for title, (cols, frame) in ((PROBLEMS, _problems_frame(conversion)), (UNMAPPED, _unmapped_frame(conversion)),
+                                 (SKIPPED, _skipped_frame(conversion))):
+        tell(title, 0, len(frame))
+        _write_frame(wb, styles, title, cols, frame, max_rows_per_sheet)
     # A key names the 取引日 only where the profile keeps it in a document's identity (keys.py).
     day = _days(conversion) if corrections or responses else {}
     if corrections:
         cols, frame = _corrections_frame(corrections, day)
+        tell(CORRECTIONS, 0, len(frame))
         _write_frame(wb, styles, CORRECTIONS, cols, frame, max_rows_per_sheet,
                      (frame["区分"] != "訂正済み").tolist())
     if unresolved:
         cols, frame = _frame(_cols(UNRESOLVED_COLUMNS), unresolved_rows(unresolved))
+        tell(UNRESOLVED, 0, len(frame))
         _write_frame(wb, styles, UNRESOLVED, cols, frame, max_rows_per_sheet)
     if responses is not None or answers is not None:
         cols, frame = _frame(_cols(RESPONSE_COLUMNS), response_rows(responses or (), answers, day))
         hot = frame["種別"].astype(str).str.startswith(HOT_KINDS).tolist()
+        tell(RESPONSES, 0, len(frame))
         _write_frame(wb, styles, RESPONSES, cols, frame, max_rows_per_sheet, hot)
-    return wb
 
 
 def _cols(spec: Sequence[Column]) -> list[_Col]:
@@ -328,8 +389,10 @@ def _slip_widths(lines: pd.DataFrame, marks: pd.Series) -> list[float]:
     return widths
 
 
-def _write_slips(wb: Workbook, styles: Styles, conversion: Conversion, max_rows: int) -> None:
+def _write_slips(wb: Workbook, styles: Styles, conversion: Conversion, max_rows: int,
+                 tell: WriteProgress) -> None:
     lines, marks = slip_lines(conversion)
+    tell(SLIPS, 0, len(lines))
     table = _Table(wb, styles, SLIPS, SLIP_COLUMNS, _slip_widths(lines, marks), max_rows, fx_row=True)
     kinds = [c.kind for c in SLIP_COLUMNS]
     date_style, amount_style = styles.get("plain", "date"), styles.get("plain", "amount")
@@ -349,6 +412,7 @@ def _write_slips(wb: Workbook, styles: Styles, conversion: Conversion, max_rows:
                 if row[_TAX] is not None:
                     row[_TAX] = Cell(ws, 1, 1, row[_TAX], amount_style)
             table.append(row)
+        tell(SLIPS, min(start + CHUNK, len(lines)), len(lines))
     table.close(band=True)
 
 
