@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from converter.cli._common import conversion_options, format_option, handle_errors, run_conversion
+from converter.cli.progress import heartbeat
 from converter.cli.reports import findings_lines, render
 from converter.config.check import MappingsReport, check_mappings
 from converter.config.settings import load_settings
@@ -40,17 +41,19 @@ def masters() -> None:
 @click.option("--base-url", default=None, metavar="URL", help="FX API の URL (既定: settings.yaml の base_url)。")
 @click.option("--token-env", default=DEFAULT_TOKEN_ENV, show_default=True, metavar="環境変数名",
               help="FX API のトークンを入れた環境変数の名前。")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="秒",
+              help="FX の応答を待つ秒数 (既定 60)。FX から応答のない時間がその 2 倍 (120 秒以上) に"
+                   "なったら取得をあきらめます。")
 @handle_errors
-def pull(mappings_dir: Path, base_url: str | None, token_env: str) -> None:
+def pull(mappings_dir: Path, base_url: str | None, token_env: str, timeout: float | None) -> None:
     """FX のマスターを取得し、全部そろったときだけキャッシュを置き換えます。"""
     settings = load_settings(mappings_dir)
-    with click.progressbar(length=1, label="取引先を取得中", file=sys.stderr, show_pos=True) as bar:
+    with heartbeat("FX マスターを取得中") as beat:
         def progress(fetched: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(fetched - bar.pos)
+            beat.status = f"FX マスターを取得中: 取引先 {fetched:,}/{total:,} 件"
 
         path, data = pull_masters(mappings_dir, settings, base_url=base_url, token_env=token_env,
-                                  progress=progress)
+                                  progress=progress, timeout=timeout)
     click.echo(format_pulled(data, path))
 
 

@@ -123,6 +123,10 @@ def format_stop(report: UploadReport) -> list[str]:
                 f"FX が指摘した帳票はエラーにしました。{left}。",
                 "直し方: converter masters pull で FX のマスターを取り込み、converter check でコードを確認し、"
                 "mappings の表を直してから converter upload を再実行してください (エラーの帳票も送り直します)"]
+    if stop.kind == "silent":
+        return [f"送信を中止しました: {stop.reason}",
+                f"それまでの送信結果は上のとおりです。{left}。FX が応答するようになってから converter upload を"
+                "再実行してください (要確認の帳票は FX で確かめて converter resolve してください)"]
     return [f"送信を中止しました: FX が要求を拒否しました — {stop.reason}",
             f"それまでの送信結果は上のとおりです。{left}。トークン・権限を確かめてから再実行してください"]
 

@@ -108,8 +108,9 @@ def upload_options(func: F) -> F:
         click.option("--yes", is_flag=True,
                      help="--corrections で取り消す連携完了の帳票が settings.yaml の上限"
                           " (corrections_guard_percent / corrections_guard_min) を超えても送信します。"),
-        click.option("--timeout", type=float, default=None, metavar="秒",
-                     help="FX の応答を待つ秒数 (既定 60)。過ぎた要求は要確認になります。"),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="秒",
+                     help="FX の応答を待つ秒数 (既定 60)。過ぎた要求は要確認になります。FX から応答のない時間が"
+                          "その 2 倍 (120 秒以上) になったら送信を中止します (残りは連携待ち)。"),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)

@@ -5,6 +5,14 @@ the connection was never made, or the server said 429/503. A read timeout or a c
 lost after the body went out is *ambiguous*: the slips may be stored, and the API has no
 read-back, so the caller records ``unknown`` (要確認) and never re-sends on its own.
 
+Waiting is bounded twice: each request by its timeouts (connect :data:`CONNECT_TIMEOUT`, read
+:data:`READ_TIMEOUT`), and the client as a whole by its *patience*: once FX has answered nothing
+for that long (:data:`PATIENCE`, counted over consecutive requests and their retries), the client
+stops asking — a GET raises, a POST comes back ``not_sent`` at once (``gave_up``) without being
+sent — so a command against a server that accepts connections and never answers ends within
+about two minutes. Any answer (even an error) resets it: occasional slow answers past the read
+timeout only make their own request ambiguous.
+
 The token comes from the environment and is only ever placed in the Authorization header;
 it is never logged, stored or put into an exception message.
 """
@@ -28,6 +36,12 @@ from converter.errors import ConfigError, FXAPIError, FXAuthError, FXFormatError
 
 Outcome = Literal["stored", "rejected", "ambiguous", "not_sent"]
 DEFAULT_TOKEN_ENV = "FX_API_TOKEN"
+#: Seconds to wait for a connection, and for an answer once the request is sent (``--timeout``).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+#: Seconds without any answer from FX after which the client gives up (at least twice the read
+#: timeout, so one slow answer never uses it all up). The FX reference gives no timeouts: ours.
+PATIENCE = 120.0
 
 #: Certainly not sent: no connection was established, so the server never saw the body.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -46,6 +60,7 @@ class ImportResult:
     errors: tuple[dict[str, Any], ...] = ()
     message: str = ""
     attempts: int = 1
+    gave_up: bool = False  # not sent because FX had not answered for the client's patience
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def timeouts(read: float | None = None) -> tuple[httpx.Timeout, float]:
+    """The request timeouts and the patience for a read timeout of ``read`` seconds (default 60)."""
+    read = read or READ_TIMEOUT
+    return httpx.Timeout(read, connect=min(read, CONNECT_TIMEOUT)), max(PATIENCE, 2 * read)
+
+
+def no_answer(seconds: float) -> str:
+    """What the accountant reads when FX did not answer (not FX に接続できません: it did connect)."""
+    return (f"FX から応答がありません ({seconds:.0f} 秒以上)。FX が混み合っているか停止している可能性があります。"
+            "時間をおいてやり直してください (待ち時間は --timeout で延ばせます)")
+
+
 def _fx_message(response: httpx.Response) -> str:
     """The first ``errors[].message`` of an FX error body, or "" when there is none."""
     try:
@@ -138,11 +165,18 @@ class FXClient:
         timeout: httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         token_env: str = DEFAULT_TOKEN_ENV,
+        patience: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.prefix = f"/fx/{ocode}/{locale}/api"
         self.ocode, self.locale = ocode, locale  # named in the 404 message
         self.token_env = token_env  # named in the 401 message, so the user knows what to fix
         self.retry = retry or RetryPolicy()
+        default_timeout, default_patience = timeouts(timeout.read if timeout else None)
+        self.timeout = timeout or default_timeout
+        self.patience = patience if patience is not None else default_patience
+        self._clock = clock
+        self._silent_since: float | None = None  # when FX last left a request unanswered (None: it answers)
         headers = {
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
@@ -152,7 +186,7 @@ class FXClient:
         self._http = httpx.Client(
             base_url=check_base_url(base_url),
             headers=headers,
-            timeout=timeout or httpx.Timeout(60.0, connect=10.0),
+            timeout=self.timeout,
             transport=transport,
             verify=True,
             follow_redirects=False,
@@ -175,18 +209,26 @@ class FXClient:
         attempt = 0
         while True:
             attempt += 1
+            wait = self._wait()
+            if wait is None:
+                return ImportResult("not_sent", message=no_answer(self._silence()), attempts=attempt - 1,
+                                    gave_up=True)
+            started = self._clock()
             try:
-                response = self._http.post(url, content=body)
+                response = self._http.post(url, content=body, timeout=wait)
             except _NOT_SENT as err:
                 _raise_for_certificate(err)
+                self._unanswered(started)
                 if attempt >= self.retry.attempts:
                     return ImportResult("not_sent", message=f"FX に接続できません ({type(err).__name__})",
                                         attempts=attempt)
                 self.retry.sleep(self.retry.delay(attempt, None))
                 continue
             except _AMBIGUOUS as err:
+                self._unanswered(started)
                 return ImportResult("ambiguous", message=f"送信後に応答がありません ({type(err).__name__})。"
                                     "FX に登録されたかどうか確認が必要です", attempts=attempt)
+            self._silent_since = None
             status = response.status_code
             if status in (429, 503):
                 if attempt >= self.retry.attempts:
@@ -212,14 +254,22 @@ class FXClient:
         attempt = 0
         while True:
             attempt += 1
+            wait = self._wait()
+            if wait is None:
+                raise FXAPIError(f"{no_answer(self._silence())}: {path}")
+            started = self._clock()
             try:
-                response = self._http.get(f"{self.prefix}/{path.lstrip('/')}", params=params)
+                response = self._http.get(f"{self.prefix}/{path.lstrip('/')}", params=params, timeout=wait)
             except httpx.TransportError as err:
                 _raise_for_certificate(err)
+                self._unanswered(started)
                 if attempt >= self.retry.attempts:
+                    if isinstance(err, httpx.ReadTimeout):
+                        raise FXAPIError(f"{no_answer(self._silence())}: {path}") from None
                     raise FXAPIError(f"FX に接続できません ({type(err).__name__}): {path}") from None
                 self.retry.sleep(self.retry.delay(attempt, None))
                 continue
+            self._silent_since = None
             if response.status_code in (429, 502, 503, 504) and attempt < self.retry.attempts:
                 self.retry.sleep(self.retry.delay(attempt, _retry_after(response)))
                 continue
@@ -235,6 +285,29 @@ class FXClient:
         if not isinstance(config, dict) or not isinstance(config.get("is_auto_numbering_journo"), bool):
             raise FXResponseError("仕訳の入力設定 (inpjourconfig) の応答が想定と違います")
         return bool(config["is_auto_numbering_journo"])
+
+    # ------------------------------------------------------------------ waiting
+
+    def _wait(self) -> httpx.Timeout | None:
+        """The next request's timeouts: the client's, cut to what is left of its patience (None:
+        none left — FX has not answered for that long)."""
+        if self._silent_since is None:
+            return self.timeout
+        left = self.patience - (self._clock() - self._silent_since)
+        if left <= 0:
+            return None
+        read = min(self.timeout.read or READ_TIMEOUT, left)
+        return httpx.Timeout(read, connect=min(self.timeout.connect or CONNECT_TIMEOUT, read))
+
+    def _silence(self) -> float:
+        """Seconds since FX last left a request unanswered (0 when it answers)."""
+        return 0.0 if self._silent_since is None else self._clock() - self._silent_since
+
+    def _unanswered(self, started: float) -> None:
+        """A request started at ``started`` got no answer (timed out, refused, dropped): the
+        patience runs from the first of such requests in a row."""
+        if self._silent_since is None:
+            self._silent_since = started
 
     # ------------------------------------------------------------------ helpers
 

@@ -31,7 +31,7 @@ import pandas as pd
 from converter import clock
 from converter.config.settings import Settings
 from converter.errors import ConfigError, FXResponseError
-from converter.fx.client import DEFAULT_TOKEN_ENV, FXClient, RetryPolicy, token_from_env
+from converter.fx.client import DEFAULT_TOKEN_ENV, FXClient, RetryPolicy, timeouts, token_from_env
 from converter.outputs import write_atomic  # the one private-file writer; re-exported for suggest
 
 __all__ = ["CACHE_FORMAT", "DEFAULT_MAX_AGE_DAYS", "MasterData", "cache_path", "fetch_masters",
@@ -264,12 +264,14 @@ def _customers(client: FXClient, progress: Progress | None, page_size: int) -> l
 
 def pull_masters(mappings_dir: Path, settings: Settings, *, base_url: str | None = None,
                  token_env: str = DEFAULT_TOKEN_ENV, transport: Any = None, retry: RetryPolicy | None = None,
-                 progress: Progress | None = None, now: dt.datetime | None = None) -> tuple[Path, MasterData]:
-    """Fetch everything, then replace the cache in one step (the old one stays on any failure)."""
+                 progress: Progress | None = None, now: dt.datetime | None = None,
+                 timeout: float | None = None) -> tuple[Path, MasterData]:
+    """Fetch everything, then replace the cache in one step (the old one stays on any failure).
+    ``timeout``: seconds to wait for each answer (default: the client's, 60)."""
     token = token_from_env(token_env)
     url = base_url or settings.base_url
     with FXClient(url, settings.ocode, token, locale=settings.locale, transport=transport, retry=retry,
-                  token_env=token_env) as client:
+                  token_env=token_env, timeout=timeouts(timeout)[0]) as client:
         data = fetch_masters(client, settings.ocode, settings.locale, base_url=url.rstrip("/"),
                              progress=progress, now=now)
     return save_masters(data, mappings_dir), data

@@ -213,10 +213,14 @@ def _notes(report: UploadReport, attention: int) -> str:
     if report.held is not None:  # (the manifest's corrections: true; `converter batch --yes` sends)
         notes.append(report.held.message())
     if report.stop is not None:
-        what = (f"FX が同じ理由で {report.stop.requests} 回続けて拒否" if report.stop.kind == "storm"
-                else "FX が要求を拒否")
-        notes.append(f"送信を中止しました ({what}: {report.stop.reason})。連携待ち {len(report.left_pending)} 件: "
-                     "converter masters pull と mappings の修正のあと再実行してください")
+        if report.stop.kind == "silent":
+            notes.append(f"送信を中止しました ({report.stop.reason})。連携待ち {len(report.left_pending)} 件: "
+                         "FX が応答するようになってから再実行してください")
+        else:
+            what = (f"FX が同じ理由で {report.stop.requests} 回続けて拒否" if report.stop.kind == "storm"
+                    else "FX が要求を拒否")
+            notes.append(f"送信を中止しました ({what}: {report.stop.reason})。連携待ち {len(report.left_pending)} 件: "
+                         "converter masters pull と mappings の修正のあと再実行してください")
     return "。".join(notes)
 
 

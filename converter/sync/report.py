@@ -10,13 +10,14 @@ from converter.ledger.unresolved import Unresolved
 from converter.messages import CHANGED, CHANGED_WHY, CORRECTED, DELETED, DELETED_WHY
 from converter.sync.plan import Held, Plan
 
-StopKind = Literal["storm", "refused"]
+StopKind = Literal["storm", "refused", "silent"]
 
 
 @dataclass(frozen=True)
 class Stop:
-    """Why a run ended before sending everything: ``storm`` (the same rejection again and again)
-    or ``refused`` (FX refused the token, the permission or the format after some requests)."""
+    """Why a run ended before sending everything: ``storm`` (the same rejection again and again),
+    ``refused`` (FX refused the token, the permission or the format after some requests) or
+    ``silent`` (FX stopped answering: the client's patience ran out, see FXClient)."""
 
     kind: StopKind
     reason: str  # FX's message

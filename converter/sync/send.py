@@ -170,6 +170,12 @@ class Sender:
         elif result.outcome == "ambiguous":
             self.ledger.mark_unknown(keys, result.message)
             self.unknown += keys
+        elif result.outcome == "not_sent" and result.gave_up:
+            # FX has answered nothing for the client's patience: this request was not even sent.
+            # Stop here; it and the rest stay 連携待ち for a run when FX answers again.
+            self.ledger.mark_unsent(keys, result.message)
+            self.stop = Stop("silent", result.message, 0)
+            return []
         elif result.outcome == "not_sent":
             # FX certainly stored nothing: エラー, so that `retry` (or the next upload) sends them again.
             self.ledger.mark_error({k: result.message + "。時間をおいて再連携してください" for k in keys})

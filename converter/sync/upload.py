@@ -139,6 +139,8 @@ def send(
     keep = conversion.settings.ledger_backups
     if plan.units:  # a run that will send: a consistent copy of the ledger first (ledger_safety)
         ledger.backup(keep)
+    if progress is not None and plan.units:  # from here on the run waits for FX, not for the files
+        progress(0, sum(len(unit) for unit in plan.units))
     auto_numbering = client.auto_numbering() if plan.units else True
     units = _units(conversion, ledger, plan, correction_date, where, auto_numbering)
     sender = Sender(conversion, ledger, client, auto_numbering, progress, sum(len(u.items) for u in units), where)
