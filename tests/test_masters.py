@@ -94,12 +94,13 @@ def test_pull_pages_customers_past_1000_and_writes_a_private_cache(mappings: Pat
 PREFIX_CUSTOMERS = "/fx/tc09999001/tfa/api/v3/customers"
 
 
-def test_pull_command_against_a_real_server(mappings: Path) -> None:
+def test_pull_command_against_a_real_server(mappings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("converter.cli.progress.EVERY", 0.001)  # a progress line even for a quick pull
     with Emulator(extra_customers=1200).serve(port=0) as server:
         result = CliRunner().invoke(main, ["masters", "pull", "-m", str(mappings), "--base-url", server.url])
     assert result.exit_code == 0, result.output
     assert "取引先 1221 件" in result.stdout and "口座 2 件" in result.stdout
-    assert "取引先を取得中" in result.stderr
+    assert "FX マスターを取得中" in result.stderr and "(経過 0 秒)" in result.stderr
     assert cache_path(mappings, "tc09999001").exists()
 
 
