@@ -362,7 +362,8 @@ def test_fx_refusing_the_token_mid_run_prints_the_summary_and_gives_numbers_back
     path = export(tmp_path / "oct.csv", date(2026, 10, 15), 2500)
 
     def revoke(done: int, total: int) -> None:
-        emu.token = "revoked"  # the token is withdrawn while the run goes on
+        if done:  # (0: sending begins) after the first request, the token is withdrawn while the run goes on
+            emu.token = "revoked"
 
     _, report = upload_files([path], folder, Options(), ledger_path=ledger, base_url=server.url, progress=revoke)
     assert report.stop is not None and report.stop.kind == "refused" and report.exit_code == 2
