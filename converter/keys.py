@@ -67,6 +67,12 @@ def correction_number(key: str) -> int:
     return int(found[2]) if found else 0
 
 
+def document_of(key: str) -> str:
+    """The source document's key of a correction key (``売上|A|取消1`` → ``売上|A``); any other key itself."""
+    found = _CORRECTION.search(key)
+    return key[:found.start()] if found else key
+
+
 def slip_key(doc: str, part: int) -> str:
     return f"{doc}{SLIP_SEP}{part}"
 

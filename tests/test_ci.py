@@ -62,11 +62,11 @@ BROKEN_FOLDER_GITHUB = """\
 ::error file=mappings/settings.yaml,line=6,col=19,title=setting::is_add_depmaster: 0 か 1 を指定してください ('2')
 ::error file=mappings/accounts.yaml,line=8,col=34,title=unknown_key::'colour' は知らないキーです \
 (使えるキー: account, sub_account, cd_act, cd_auxact, name)
-::error file=mappings/accounts.yaml,line=8,col=28,title=cd_act_format::cd_act の値 '7111' が不正です \
-(半角数字 4 桁 (引用符で囲んだ文字列で書いてください。例 "001"))
+::error file=mappings/accounts.yaml,line=8,col=28,title=cd_act_format::cd_act: 7111 を引用符で囲んで \
+cd_act: "7111" と書いてください (引用符がないと数値として読まれます)
 ::error file=mappings/accounts.yaml,line=9,col=13,title=duplicate_entry::'売上高' は 1行 にもあります (重複)
-::error file=mappings/departments.yaml,line=2,col=1,title=yaml_syntax::YAML として読めません: \
-expected ',' or '}', but got '-' (while parsing a flow mapping)
+::error file=mappings/departments.yaml,line=1,col=3,title=yaml_syntax::{ } が閉じていません。\
+行の終わりの } と、項目の間のカンマ (,) を確認してください
 """
 
 
@@ -93,14 +93,14 @@ def test_mappings_check_text(broken_folder: Path) -> None:
     assert out == (
         "確認したファイル: 5 件 (mappings)\n"
         "エラー 5 件:\n"
-        "  mappings/settings.yaml:6行19列目: is_add_depmaster: 0 か 1 を指定してください ('2') [setting]\n"
+        "  mappings/settings.yaml:6行19列目: is_add_depmaster: 0 か 1 を指定してください ('2')\n"
         "  mappings/accounts.yaml:8行34列目: 'colour' は知らないキーです (使えるキー: account, sub_account, cd_act,"
-        " cd_auxact, name) [unknown_key]\n"
-        "  mappings/accounts.yaml:8行28列目: cd_act の値 '7111' が不正です (半角数字 4 桁 (引用符で囲んだ文字列で"
-        "書いてください。例 \"001\")) [cd_act_format]\n"
-        "  mappings/accounts.yaml:9行13列目: '売上高' は 1行 にもあります (重複) [duplicate_entry]\n"
-        "  mappings/departments.yaml:2行1列目: YAML として読めません: expected ',' or '}', but got '-'"
-        " (while parsing a flow mapping) [yaml_syntax]\n")
+        " cd_auxact, name)\n"
+        "  mappings/accounts.yaml:8行28列目: cd_act: 7111 を引用符で囲んで cd_act: \"7111\" と書いてください"
+        " (引用符がないと数値として読まれます)\n"
+        "  mappings/accounts.yaml:9行13列目: '売上高' は 1行 にもあります (重複)\n"
+        "  mappings/departments.yaml:1行3列目: { } が閉じていません。行の終わりの } と、項目の間のカンマ (,) を"
+        "確認してください\n")
 
 
 def test_mappings_check_json(broken_folder: Path) -> None:
@@ -113,7 +113,7 @@ def test_mappings_check_json(broken_folder: Path) -> None:
         ("mappings/accounts.yaml", 8, 34, "unknown_key"),
         ("mappings/accounts.yaml", 8, 28, "cd_act_format"),
         ("mappings/accounts.yaml", 9, 13, "duplicate_entry"),
-        ("mappings/departments.yaml", 2, 1, "yaml_syntax"),
+        ("mappings/departments.yaml", 1, 3, "yaml_syntax"),
     ]
     assert report["problems"][3] == {
         "file": "mappings/accounts.yaml", "row": 9, "col": 13, "column": "", "value": "", "rule": "duplicate_entry",
@@ -139,13 +139,13 @@ def test_mappings_check_junit(broken_folder: Path) -> None:
         "mappings/accounts.yaml": [
             ("unknown_key", "mappings/accounts.yaml:8行34列目: 'colour' は知らないキーです (使えるキー: account, "
                             "sub_account, cd_act, cd_auxact, name)"),
-            ("cd_act_format", "mappings/accounts.yaml:8行28列目: cd_act の値 '7111' が不正です (半角数字 4 桁 "
-                              "(引用符で囲んだ文字列で書いてください。例 \"001\"))"),
+            ("cd_act_format", "mappings/accounts.yaml:8行28列目: cd_act: 7111 を引用符で囲んで cd_act: \"7111\" "
+                              "と書いてください (引用符がないと数値として読まれます)"),
             ("duplicate_entry", "mappings/accounts.yaml:9行13列目: '売上高' は 1行 にもあります (重複)")],
         "mappings/tax.yaml": [],
         "mappings/departments.yaml": [
-            ("yaml_syntax", "mappings/departments.yaml:2行1列目: YAML として読めません: expected ',' or '}', "
-                            "but got '-' (while parsing a flow mapping)")],
+            ("yaml_syntax", "mappings/departments.yaml:1行3列目: { } が閉じていません。行の終わりの } と、"
+                            "項目の間のカンマ (,) を確認してください")],
         "mappings/customers.yaml": [],
     }
 
@@ -160,7 +160,7 @@ def test_mappings_check_of_the_shipped_folder_is_clean_and_says_what_it_did_not_
     assert line.startswith("::warning file=mappings/masters/tc09999001.json,title=masters_missing::FX マスターの"
                            "キャッシュがないため、次のルールは確認していません: ")
     code, out, _ = invoke("mappings", "check", "--no-masters")
-    assert code == 0 and out.endswith("--no-masters を外すと確認します [masters_missing]\n問題はありません\n")
+    assert code == 0 and out.endswith("--no-masters を外すと確認します\n問題はありません\n")
 
 
 def test_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
@@ -315,8 +315,8 @@ def test_check_github_annotates_bad_mappings_and_unreadable_exports(repo: Path) 
     line = len((repo / "mappings" / "tax.yaml").read_text("utf-8").splitlines())
     code, out, _ = invoke("check", BROKEN, "--format", "github")
     assert code == 2
-    assert out == (f"::error file=mappings/tax.yaml,line={line},col=19,title=tptn_format::tptn の値 '1' が不正です "
-                   '(半角数字 2 桁まで (引用符で囲んだ文字列で書いてください。例 "001"))\n')
+    assert out == (f"::error file=mappings/tax.yaml,line={line},col=19,title=tptn_format::tptn: 1 を引用符で囲んで "
+                   'tptn: "1" と書いてください (引用符がないと数値として読まれます)\n')
     assert (repo / "mappings" / "tax.yaml").read_text("utf-8").splitlines()[-1][19 - 1:] == "1}"
     (repo / "x.csv").write_bytes(b"\x00\x01")
     code, out, _ = invoke("check", "x.csv", "-m", MAPPINGS, "--format", "github")
@@ -391,7 +391,7 @@ def test_the_pre_commit_hook_runs_mappings_check(repo: Path) -> None:
     with (repo / "mappings" / "departments.yaml").open("a", encoding="utf-8") as f:
         f.write("- {department: 総務部, cd_dep: 10}\n")
     code, out, _ = invoke(*entry[1:])
-    assert code == 1 and "cd_dep の値 '10' が不正です" in out
+    assert code == 1 and 'cd_dep: 10 を引用符で囲んで cd_dep: "10" と書いてください' in out
 
 
 def test_profiles_in_the_folder_are_checked_with_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

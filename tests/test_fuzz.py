@@ -629,7 +629,7 @@ def test_every_mapping_problem_in_one_message(fuzz_dir: Path, tmp_path: Path) ->
     assert result.exit_code == 2
     message = result.stderr
     assert "Traceback" not in message and "内部エラー" not in message
-    for expected in ("accounts.yaml:1行", "'411'", "accounts.yaml:2行", "'1161'", "キー 'account' が重複",
+    for expected in ("accounts.yaml:1行", "'411'", "accounts.yaml:2行", 'cd_act: "1161"', "キー 'account' が重複",
                      "accounts.yaml:4行", "tax.yaml:1行", "cmtxrate", "departments.yaml", "customers.yaml:1行",
                      "cd_cstm"):
         assert expected in message, f"{expected!r} missing from the one message:\n{message}"

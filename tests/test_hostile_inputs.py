@@ -62,6 +62,13 @@ def short_rows(folder: Path) -> Path:
     return path
 
 
+def junk_rows(folder: Path) -> Path:
+    """10 MB of 218,000 rows of 48 bytes (what the read guard lets through): only a 摘要-like text."""
+    path = folder / "junk.csv"
+    path.write_bytes((to_csv([sale()]) + ("," * 20 + "a" * 26 + "\r\n") * 218_000).encode("cp932"))
+    return path
+
+
 def sheet_with(folder: Path, name: str, extra: bytes, after: bytes = b"") -> Path:
     """The serial-dates workbook with ``extra`` added to its sheet data and ``after`` behind it."""
     source = zipfile.ZipFile(DATA / "serial-dates.xlsx")
@@ -190,7 +197,7 @@ def test_a_long_value_is_echoed_cut_with_its_length(tmp_path: Path, mappings: Pa
     result = CliRunner().invoke(main, ["check", str(path), "-m", str(mappings)])
     assert result.exit_code == 1
     assert (f"  {path}:2行 [摘要 → rcj_slip] 値「{memo[:120]}…(全 100,000 文字)」: 摘要(rcj_slip)が 80 桁"
-            " (全角 40 文字) を超えています。短くするか --truncate-memo を付けてください [rcj_slip_width]"
+            " (全角 40 文字) を超えています。短くするか --truncate-memo を付けてください"
             in result.stdout.splitlines())
     assert len(result.stdout) < 5000
     as_json = CliRunner().invoke(main, ["check", str(path), "-m", str(mappings), "--format", "json"])
@@ -202,7 +209,7 @@ def test_a_long_value_is_echoed_cut_with_its_length(tmp_path: Path, mappings: Pa
 
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "wide_row": wide_row, "big_cell": big_cell, "blank_lines": blank_lines, "short_rows": short_rows,
-    "zip_bomb": zip_bomb, "far_corner": far_corner, "far_row": far_row,
+    "zip_bomb": zip_bomb, "far_corner": far_corner, "far_row": far_row, "junk_rows": junk_rows,
 }
 # A separate Python waits for the check, so RUSAGE_CHILDREN is the check's own peak (pytest's
 # other children do not count).

@@ -74,7 +74,7 @@ def notice(*given: str, copy: bool = False) -> str:
     what = "中身が同じファイル" if copy else "同じファイル"
     listed = "、".join(given[:-1]) + " と " + given[-1]
     return (f"お知らせ: {given[0]}: {what}が{len(given)}回指定されました: {listed} — 1回だけ読み込みます"
-            " [duplicate_input]")
+            "")
 
 
 # --------------------------------------------------------------------------- 1. the same file twice
@@ -444,7 +444,7 @@ def test_end_to_end_the_month_given_three_ways_is_stored_once(tmp_path: Path) ->
         first = upload("sep.csv", "./sep.csv", "link.csv")
         assert first.returncode == 0, first.stdout + first.stderr
         assert ("お知らせ: sep.csv: 同じファイルが3回指定されました: sep.csv、./sep.csv と link.csv"
-                " — 1回だけ読み込みます [duplicate_input]") in first.stdout.splitlines()
+                " — 1回だけ読み込みます") in first.stdout.splitlines()
         assert "連携完了 359 件" in first.stdout
         again = upload("copy.csv", "sep.csv")
         assert again.returncode == 0 and "送信対象 0 件" in again.stdout

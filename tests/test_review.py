@@ -16,9 +16,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from converter.convert.pipeline import Conversion, convert
 from converter.fx.answers import FXMessage, MessageKind
-from converter.review.workbook import SLIP_COLUMNS, write_review
+from converter.review.workbook import SLIP_COLUMNS, TOTAL_LABEL, write_review
 
-SHEETS = ["サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ"]
+SHEETS = ["サマリー", "仕訳明細", "エラー", "お知らせ", "未設定マッピング", "スキップ"]
 COL = {c.label: i + 1 for i, c in enumerate(SLIP_COLUMNS)}  # 1-based column of each 仕訳明細 field
 RED = "FDE2E1"
 
@@ -49,8 +49,9 @@ def broken_wb(broken: Conversion, tmp_path_factory: pytest.TempPathFactory) -> A
 
 
 def data_rows(ws: Worksheet, header_rows: int) -> list[tuple[Any, ...]]:
+    """The table's rows: not blank, not the totals below 仕訳明細."""
     rows = ws.iter_rows(min_row=header_rows + 1, values_only=True)
-    return [row for row in rows if any(v is not None for v in row)]
+    return [row for row in rows if any(v is not None for v in row) and row[0] != TOTAL_LABEL]
 
 
 def section(ws: Worksheet, title: str) -> tuple[list[Any], list[tuple[Any, ...]]]:
@@ -146,9 +147,10 @@ def test_every_dangerous_start_is_written_as_text(
     conv = convert([write_csv(rows)], mappings)
     path = write_review(conv, tmp_path / "review.xlsx")
     ws = load_workbook(path)["仕訳明細"]
-    written = {r[COL["摘要"] - 1].value for r in ws.iter_rows(min_row=3)}
+    lines = [r for r in ws.iter_rows(min_row=3) if r[0].value not in (None, TOTAL_LABEL)]
+    written = {r[COL["摘要"] - 1].value for r in lines}
     assert written == {m.replace("\x01", "") for m in memos}
-    for row in ws.iter_rows(min_row=3):
+    for row in lines:
         for cell in (row[COL["摘要"] - 1], row[COL["取引先名"] - 1]):
             assert cell.data_type == "s", cell.value
     with zipfile.ZipFile(path) as archive:
@@ -216,9 +218,33 @@ def test_without_bodies_the_sent_column_says_so(broken_wb: Any) -> None:
 
 def test_problems_sheet(broken: Conversion, broken_wb: Any) -> None:
     rows = data_rows(broken_wb["エラー"], 1)
-    assert len(rows) == len(broken.problems) + len(broken.notices) + (broken.unchecked is not None)
-    assert rows[-1][0] == "未確認" and rows[-1][5] == "masters_missing"  # no master cache: said once, last
+    assert len(rows) == len(broken.problems) and {r[0] for r in rows} == {"エラー"}
     assert {(r[2], r[5]) for r in rows} >= {(13, "date"), (14, "amount"), (19, "balance"), (27, "period")}
+    # 帳票番号 on every row that belongs to a document, also where the problem is about the row
+    numbers = {r[2]: r[6] for r in rows}
+    assert numbers[13] and numbers[14] and numbers[19]
+    notices = data_rows(broken_wb["お知らせ"], 1)
+    assert len(notices) == len(broken.notices) + (broken.unchecked is not None)
+    assert notices[-1][0] == "未確認" and notices[-1][5] == "masters_missing"  # no master cache: said once, last
+
+
+def test_slip_totals_below_the_lines(good: Conversion, good_wb: Any) -> None:
+    ws = good_wb["仕訳明細"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[2 + 973] == (None,) * len(SLIP_COLUMNS)  # a blank row, then the totals, outside the filter
+    debit, credit = rows[2 + 974], rows[2 + 975]
+    s = good.summary()
+    assert (debit[0], debit[COL["貸借"] - 1], debit[COL["金額"] - 1]) == ("合計", "借", s["debit_total"])
+    assert (credit[0], credit[COL["貸借"] - 1], credit[COL["金額"] - 1]) == ("合計", "貸", s["credit_total"])
+    assert ws.auto_filter.ref == f"A2:V{2 + 973}"
+
+
+def test_the_tax_table_explains_none(good_wb: Any) -> None:
+    _, rows = section(good_wb["サマリー"], "税区分別 合計")
+    assert any(r[0] == "(なし)" for r in rows)
+    notes = [c.value for row in good_wb["サマリー"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert ("(なし) = 元データの税区分が空欄の明細です。課税区分 (tptn) を送らず、FX の既定値 (空文字 = 課税区分なし)"
+            " になります。") in notes
 
 
 def test_unmapped_sheet(broken_wb: Any) -> None:
@@ -237,6 +263,7 @@ def test_skipped_sheet(good_wb: Any) -> None:
     rows = data_rows(good_wb["スキップ"], 1)
     assert sorted(r[1] for r in rows) == ["INV-202610-0044", "INV-202610-0167", "PUR-202610-0036"]
     assert all(r[3].startswith("0円") and isinstance(r[2], datetime) for r in rows)
+    assert all(isinstance(r[6], int) and r[7].startswith(str(r[6])) for r in rows)  # 行 is a number
 
 
 def test_fx_responses_sheet(good: Conversion, tmp_path: Path) -> None:

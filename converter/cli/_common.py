@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from converter.cli import ci_formats
-from converter.cli.reports import format_problem
+from converter.cli.reports import IN_CHECK_JSON, SHOWN_LINES, first_lines, format_problem
 from converter.config.settings import load_settings
 from converter.convert.pipeline import Conversion, Options, convert
 from converter.convert.slips import Filters
-from converter.errors import ConverterError, LedgerMissing, ProblemsFound
+from converter.errors import ConfigError, ConverterError, LedgerMissing, ProblemsFound
+from converter.fx.client import check_base_url
 from converter.ledger.ledger import Ledger, default_ledger_path
 from converter.ledger.safety import init_command
 from converter.messages import failure
@@ -43,8 +44,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ProblemsFound as err:
-            click.echo("\n".join(["  " + format_problem(p) for p in err.problems]))
-            click.echo(f"エラー: {failure(err).text}", err=True)
+            shown = ["  " + format_problem(p) for p in err.problems[:SHOWN_LINES]]
+            click.echo("\n".join(first_lines(shown, len(err.problems), IN_CHECK_JSON, "  ")))
+            click.echo(failure(err).text, err=True)  # "エラー N 件 — 送信できません。…" (no "エラー: エラー")
             sys.exit(err.exit_code)
         except ConverterError as err:
             # Technical names (ConnectError …) only for debugging: the accountant reads the sentence.
@@ -80,6 +82,17 @@ class DateParam(click.ParamType[date]):
             return parse_day(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
+
+
+def command_line_url(url: str | None) -> None:
+    """A ``--base-url`` typed on the command line, checked as such: its problem is not the settings
+    file's (the library's check names settings.yaml's base_url)."""
+    if url is None:
+        return
+    try:
+        check_base_url(url)
+    except ConfigError as err:
+        raise ConverterError(f"--base-url: {err.problems[0]}") from None
 
 
 def split_list(value: str | None) -> tuple[str, ...]:

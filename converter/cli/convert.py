@@ -17,7 +17,7 @@ from converter.cli._common import (
     run_conversion,
 )
 from converter.cli.progress import heartbeat, workbook_progress
-from converter.cli.reports import format_report, format_upload, render
+from converter.cli.reports import format_report, format_upload, in_workbook, render
 from converter.config.check import error_problems
 from converter.errors import ConfigError, InputError
 from converter.fx.bodies import write_requests
@@ -69,11 +69,11 @@ def preview(payload_dir: Path | None, review_path: Path | None, ledger_path: Pat
     with heartbeat("読み込み・確認中"):
         run = preview_run(kwargs["inputs"], kwargs["mappings_dir"], conversion_from(**kwargs), ledger_path=ledger)
     result = run.conversion
-    click.echo(format_report(result))
+    click.echo(format_report(result, in_workbook("{sheet}")))
     # With a ledger, preview also says which uploaded documents changed or vanished since.
     status = run.status
     if status is not None and (status.changed or status.deleted or status.attention):
-        click.echo(format_upload(status))
+        click.echo(format_upload(status, in_workbook("訂正")))
     if review_path is not None:
         from converter.review.workbook import (
             write_review,  # openpyxl only when a workbook is asked for: check starts faster

@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from converter.cli._common import conversion_options, format_option, handle_errors, run_conversion
+from converter.cli._common import (
+    command_line_url,
+    conversion_options,
+    format_option,
+    handle_errors,
+    run_conversion,
+)
 from converter.cli.progress import heartbeat
 from converter.cli.reports import findings_lines, render
 from converter.config.check import MappingsReport, check_mappings
@@ -47,6 +53,7 @@ def masters() -> None:
 @handle_errors
 def pull(mappings_dir: Path, base_url: str | None, token_env: str, timeout: float | None) -> None:
     """FX のマスターを取得し、全部そろったときだけキャッシュを置き換えます。"""
+    command_line_url(base_url)
     settings = load_settings(mappings_dir)
     with heartbeat("FX マスターを取得中") as beat:
         def progress(fetched: int, total: int) -> None:

@@ -13,13 +13,14 @@ import click
 from converter.cli._common import (
     DateParam,
     F,
+    command_line_url,
     conversion_from,
     conversion_options,
     handle_errors,
     ledger_options,
 )
 from converter.cli.progress import heartbeat, workbook_progress
-from converter.cli.reports import format_report, format_upload
+from converter.cli.reports import format_report, format_upload, in_workbook
 from converter.convert.pipeline import Conversion
 from converter.errors import EXIT_NOT_WRITTEN, ConverterError
 from converter.fx.client import DEFAULT_TOKEN_ENV
@@ -44,6 +45,7 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
     def command(base_url: str | None, ledger_path: Path | None, token_env: str, dry_run: bool,
                 review_path: Path | None, corrections: bool, correction_date: date | None,
                 timeout: float | None, period: tuple[date, date] | None, yes: bool, **kwargs: Any) -> None:
+        command_line_url(base_url)
         check_outputs(review=review_path, inputs=kwargs["inputs"],
                       ledger=ledger_to_compare(ledger_path, kwargs["mappings_dir"]))
         options = conversion_from(**kwargs)
@@ -56,7 +58,7 @@ def _send_command(only_errors: bool) -> Callable[..., None]:
                 base_url=base_url, token_env=token_env, dry_run=dry_run, only_errors=only_errors,
                 corrections=corrections, correction_date=correction_date,
                 period=period, yes=yes, timeout=timeout, progress=progress)
-        click.echo(format_report(conversion))
+        click.echo(format_report(conversion, in_workbook("{sheet}")))
         click.echo(format_upload(report))
         if review_path is not None:
             _write_after_send(conversion, report, review_path)

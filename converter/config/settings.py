@@ -36,13 +36,15 @@ ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp932")
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that records each mapping's line (``__line__``) and where each of its keys and
     values stands (``__marks__``: key → ((line, col) of the key, (line, col) of the value), 1-based),
-    and collects duplicate keys."""
+    the source text of each unquoted value YAML did not read as text (``__raw__``: ``cd_act: 0111``
+    is the number 73, and the message must quote ``0111``), and collects duplicate keys."""
 
     duplicates: list[str]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
         marks: dict[Any, tuple[tuple[int, int], tuple[int, int]]] = {}
+        raw: dict[Any, str] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
@@ -58,9 +60,13 @@ class _LineLoader(yaml.SafeLoader):
                                                      message=f"キー '{key}' が重複しています"))
             seen.add(key)
             marks.setdefault(key, (at, (value_node.start_mark.line + 1, value_node.start_mark.column + 1)))
+            if (isinstance(value_node, yaml.ScalarNode) and value_node.style is None
+                    and value_node.tag != "tag:yaml.org,2002:str"):
+                raw.setdefault(key, value_node.value)
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         mapping["__marks__"] = marks
+        mapping["__raw__"] = raw
         return mapping
 
 
@@ -75,16 +81,12 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
     try:
         loader = _LineLoader(text)  # the reader refuses control characters already here
     except yaml.YAMLError as err:
-        raise ConfigError(str(path), [f"YAML として読めません: {err}"]) from None
+        raise ConfigError(str(path), [_syntax_problem(err, path, text)]) from None
     loader.duplicates = []
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{mark.line + 1}行: " if mark is not None else ""
-        raise ConfigError(str(path), [ConfigProblem(
-            f"{where}YAML として読めません: {err}", file=str(path), line=mark.line + 1 if mark else None,
-            col=mark.column + 1 if mark else None, rule="yaml_syntax", message=_yaml_message(err))]) from None
+        raise ConfigError(str(path), [_syntax_problem(err, path, text)]) from None
     except RecursionError:
         raise ConfigError(str(path), ["YAML の入れ子が深すぎます"]) from None
     finally:
@@ -92,19 +94,89 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
     return data, [d.retext(d, file=str(path)) if isinstance(d, ConfigProblem) else d for d in loader.duplicates]
 
 
-def _yaml_message(err: yaml.YAMLError) -> str:
-    """PyYAML's finding without its quoted source lines (the position is given apart)."""
-    problem, context = getattr(err, "problem", None), getattr(err, "context", None)
-    if not problem:
-        return f"YAML として読めません: {err}"
-    return f"YAML として読めません: {problem}" + (f" ({context})" if context else "")
+#: PyYAML's findings as an accountant reads them: (words of PyYAML's problem, Japanese sentence,
+#: whether the place to show is where the construct began — an unclosed quote or bracket is found
+#: only at the end of the file, but is to be fixed where it opens).
+_INDENT = "字下げ (行頭の空白) がそろっていません。同じ階層のキーは同じ位置から書いてください"
+_SYNTAX: tuple[tuple[str, str, bool], ...] = (
+    ("found unexpected end of stream",
+     "引用符 (\" または ') が閉じていません。値の終わりにも同じ引用符を書いてください", True),
+    ("found unknown escape character",
+     "\"…\" の中の \\ の使い方が誤っています。\\ を含む値は '…' (一重引用符) で囲んでください", False),
+    ("expected ',' or '}'", "{ } が閉じていません。行の終わりの } と、項目の間のカンマ (,) を確認してください", True),
+    ("expected ',' or ']'", "[ ] が閉じていません。行の終わりの ] と、項目の間のカンマ (,) を確認してください", True),
+    ("mapping values are not allowed here", "ここには「キー: 値」を書けません。字下げ (行頭の空白) がずれていないか、"
+     "値に「: 」が含まれていないか確認してください (「: 」を含む値は引用符で囲みます)", False),
+    ("could not find expected ':'",
+     "「キー: 値」の「:」が見つかりません。キーの後に「: 」(コロンと空白) を書いてください", False),
+    ("that cannot start any token", "", False),  # worded per character below
+    ("did not find expected key", _INDENT, False),
+    ("did not find expected '-' indicator", "リストの「- 」の字下げがそろっていません", False),
+    ("expected <block end>", _INDENT, False),
+    ("found undefined alias", "* で始まる値は引用符で囲んでください (YAML の別名 (alias) として読まれます)", False),
+    ("special characters are not allowed",
+     "YAML に使えない制御文字が含まれています。テキストエディタで削除してください", False),
+)
 
 
-BOOKKEEPING = ("__line__", "__marks__")
+def _yaml_sentence(err: yaml.YAMLError, text: str) -> tuple[str, tuple[int, int] | None]:
+    """A Japanese sentence for PyYAML's finding and the mark it belongs at (never PyYAML's text:
+    the accountant reads the sentence, the position is given apart)."""
+    problem = str(getattr(err, "problem", "") or "")
+    mark, context = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
+    if isinstance(err, yaml.reader.ReaderError):
+        before = text[:err.position]
+        at = (before.count("\n") + 1, err.position - before.rfind("\n"))
+        return f"YAML に使えない文字 (#x{err.character:04x}) が含まれています。テキストエディタで削除してください", at
+    mark = _at(mark)
+    if problem and not problem.isascii():
+        return problem, mark  # our own words (a list used as a key)
+    for words, sentence, at_start in _SYNTAX:
+        if words in problem:
+            if words == "that cannot start any token":
+                found = re.search(r"found character '(.+)'", problem)
+                char = found.group(1) if found else "?"
+                if char == "\\t":
+                    return "タブ文字は使えません。字下げには半角スペースを使ってください", mark
+                return f"「{char}」で始まる値は引用符で囲んでください (例 \"{char}…\")", mark
+            return sentence, _at(context) if at_start and context is not None else mark
+    return "YAML の書き方に誤りがあります。この位置の前後の字下げ・引用符・括弧を確認してください", mark
+
+
+def _at(mark: Any) -> tuple[int, int] | None:
+    return (mark.line + 1, mark.column + 1) if mark is not None else None
+
+
+def _syntax_problem(err: yaml.YAMLError, path: Path, text: str) -> ConfigProblem:
+    sentence, at = _yaml_sentence(err, text)
+    line, col = at if at is not None else (None, None)
+    where = f"{line}行{col}列目: " if line is not None else ""
+    return ConfigProblem(f"{where}{sentence}", file=str(path), line=line, col=col, rule="yaml_syntax",
+                         message=sentence)
+
+
+def unquoted(mapping: Any, key: Any) -> str | None:
+    """The source text of ``key``'s value when it was written unquoted and YAML did not read it as
+    text (``0111`` → 73, ``4111`` → 4111, ``yes`` → True); None otherwise."""
+    raw = mapping.get("__raw__", {}) if isinstance(mapping, dict) else {}
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def quote_advice(key: str, raw: str, value: Any) -> str:
+    """What to write instead of an unquoted code: ``cd_act: "0111"``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        read_as = "文字列ではない値"
+    else:
+        read_as = "数値" if str(value) == raw else f"数値 {value} "
+    return f"{key}: {raw} を引用符で囲んで {key}: \"{raw}\" と書いてください (引用符がないと{read_as}として読まれます)"
+
+
+BOOKKEEPING = ("__line__", "__marks__", "__raw__")
 
 
 def strip_lines(value: Any) -> Any:
-    """Drop the ``__line__`` / ``__marks__`` bookkeeping from loaded YAML."""
+    """Drop the ``__line__`` / ``__marks__`` / ``__raw__`` bookkeeping from loaded YAML."""
     if isinstance(value, dict):
         return {k: strip_lines(v) for k, v in value.items() if k not in BOOKKEEPING}
     if isinstance(value, list):
@@ -196,8 +268,12 @@ def load_settings(mappings_dir: Path) -> Settings:
         problems.append(f"{key}: 知らないキーです (使えるキー: {', '.join(sorted(_SETTING_KEYS))})")
     if "token" in data or "FX_API_TOKEN" in data:
         problems.append("トークンは YAML に書かず、環境変数 FX_API_TOKEN で渡してください")
+    for key in ("ocode", "cd_coopsystem", "one_off_customer_code"):  # codes: 0111 unquoted is the number 73
+        raw = unquoted(marked, key)
+        if raw is not None:
+            problems.append(quote_advice(key, raw, data[key]))
     for key in ("ocode", "cd_coopsystem"):
-        if not isinstance(data.get(key), str) or not data.get(key):
+        if unquoted(marked, key) is None and (not isinstance(data.get(key), str) or not data.get(key)):
             problems.append(f"{key}: 必須です (文字列で書いてください)")
     if isinstance(data.get("cd_coopsystem"), str) and not is_code("cd_coopsystem", data["cd_coopsystem"]):
         problems.append(f"cd_coopsystem: 2 文字のシステムコードです ('{data['cd_coopsystem']}')")
@@ -207,7 +283,7 @@ def load_settings(mappings_dir: Path) -> Settings:
         if data.get(key, 0) not in FLAGS_0_1:
             problems.append(f"{key}: 0 か 1 を指定してください ('{data[key]}')")
     one_off = data.get("one_off_customer_code", "")
-    if one_off != "" and not is_code("cd_cstm", one_off):
+    if one_off != "" and unquoted(marked, "one_off_customer_code") is None and not is_code("cd_cstm", one_off):
         problems.append(f"one_off_customer_code: 随時の取引先に使う FX の取引先コード(cd_cstm) です。"
                         f"{CODE_HINTS['cd_cstm']}を引用符で囲んで書いてください ('{one_off}')")
     age = data.get("masters_max_age_days", Settings.masters_max_age_days)

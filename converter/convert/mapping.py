@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from converter.config.settings import BOOKKEEPING, Profile, Settings, load_yaml, mark_of
+from converter.config.settings import BOOKKEEPING, Profile, Settings, load_yaml, mark_of, quote_advice, unquoted
 from converter.errors import ConfigError, ConfigProblem, Problem, retext
 from converter.fx_rules import (
     CAT_PURDAY,
@@ -170,7 +170,13 @@ def _check_table(table: str, path: Path, data: Any, problems: list[str]) -> list
                     add(f"{where}: '{key}' が必要です ({column.hint})", "required_key", (line, None))
                     ok = False
             elif not column.check(entry[key]):
-                add(f"{where}: {key} の値 '{entry[key]}' が不正です ({column.hint})",
+                raw = unquoted(entry, key)
+                if raw is not None and column.hint.endswith(_QUOTE):  # a code written unquoted: 0111 is 73
+                    hint = "" if column.check(raw) else f"。{key} は{column.hint.removesuffix(_QUOTE).strip()}です"
+                    text = quote_advice(key, raw, entry[key]) + hint
+                else:
+                    text = f"{key} の値 '{entry[key]}' が不正です ({column.hint})"
+                add(f"{where}: {text}",
                     f"{key}_format" if key.startswith(("cd_", "tptn", "tbptn")) else "mapping_value",
                     mark_of(entry, key))
                 ok = False

@@ -201,7 +201,9 @@ def apply_masters(lines: pd.DataFrame, masters: MasterData, settings: Settings, 
     code = out["cd_dep"]
     common = [f"{d['cd_dep']} {d['nm_dep']}" for d in masters.departments if d.get("is_adj") == 1]
     hint = f" (部門を特定しない取引は FX の共通部門 {'、'.join(common)} を使います)" if common else ""
-    found.add(uses & code.eq(""), "department_required", side_column("department"), out["department"], lambda i: (
+    # A 部門 the export names but departments.yaml does not is reported by mapping as unmapped, not here.
+    found.add(uses & code.eq("") & out["department"].eq(""), "department_required", side_column("department"),
+              out["department"], lambda i: (
         f"{i['nm_act']}(cd_act {i['cd_act']}) は FX で部門管理の科目 (is_usedep=1) です。部門コード(cd_dep) がないと "
         f"FX はエラーにします{i['rows']}。{profile.source_name}で部門を入れて書き出し直してください{hint}"), account)
     unknown = uses & code.ne("") & ~code.isin(masters.department_codes)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from converter.config.settings import Profile
-from converter.errors import Problem
+from converter.errors import InputError, Problem
 from converter.fx_rules import AMOUNT_LIMIT
 
 AMOUNT_FIELDS = ("dr_amount", "dr_tax_amount", "cr_amount", "cr_tax_amount")
@@ -58,20 +58,42 @@ def by_value(s: pd.Series, func: Callable[[pd.Series], tuple[pd.Series, ...]]) -
     return tuple(pd.Series(r.array.take(codes), index=s.index, name=s.name) for r in results)
 
 
-def to_amount(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse amount text; return (Int64 values, mask of values that are not amounts).
+#: Why an amount text is not an amount, each with its own advice (read by ``normalise``).
+AMOUNT_CAUSES = {
+    "not_number": "金額として読めません。半角の整数で入力してください (例 110000 または 110,000)",
+    "decimal_point": "「.」が小数点か桁区切りか決められません (1.000 は 1 円とも 1,000 円とも読めます)。"
+                     "桁区切りはカンマ (,) にするか、区切らずに入力してください",
+    "not_integer": "円未満の端数があります。FX には整数の円で送ります。端数を処理した金額を入力してください",
+    "out_of_range": f"±{AMOUNT_LIMIT:,} を超えています (FX の金額の上限)。金額を確認してください",
+}
 
-    Empty text is NA and not an error here (whether an amount is required is decided later).
-    """
+
+def parse_amount(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse amount text; return (Int64 values, why each non-empty value is not an amount: a key of
+    AMOUNT_CAUSES, "" when it is one). Empty text is NA and not an error here (whether an amount is
+    required is decided later).
+
+    A decimal point is accepted only where it cannot be a thousands separator: ``100.0`` is 100, but
+    ``1.000`` (three digits after the point, as a European export writes 1,000) is a problem, never 1 円."""
     s = trim(raw.astype(str)).str.translate(_FULLWIDTH).str.replace(r"[\s,¥円]", "", regex=True)
     negative = s.str.startswith(("▲", "△", "-")) | s.str.fullmatch(r"\(.*\)")
     body = s.str.replace(r"^[▲△\-+]|^\(|\)$", "", regex=True)
     number = pd.to_numeric(body.where(body.str.fullmatch(r"\d+(\.\d+)?"), None), errors="coerce")
     number = number.where(~negative, -number)
     empty = s == ""
-    bad = ~empty & (number.isna() | (number % 1 != 0) | (number.abs() > AMOUNT_LIMIT))
-    values = number.where(~bad & ~empty).round().astype("Int64")
-    return values, bad
+    cause = pd.Series("", index=s.index, dtype=object)
+    cause = cause.mask(~empty & (number.abs() > AMOUNT_LIMIT), "out_of_range")
+    cause = cause.mask(~empty & (number % 1 != 0), "not_integer")
+    cause = cause.mask(~empty & body.str.fullmatch(r"\d{1,3}\.\d{3}"), "decimal_point")
+    cause = cause.mask(~empty & number.isna(), "not_number")
+    values = number.where((cause == "") & ~empty).round().astype("Int64")
+    return values, cause
+
+
+def to_amount(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse amount text; return (Int64 values, mask of values that are not amounts)."""
+    values, cause = parse_amount(raw)
+    return values, cause != ""
 
 
 def to_date(raw: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series]:
@@ -97,8 +119,35 @@ def _dates(raw: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series, pd.S
     return values, values.dt.strftime("%Y-%m-%d").fillna(""), bad
 
 
+#: A file where at least this many rows, and most of them, have every required field empty is not
+#: an export (10 MB of short junk rows passes the read guard and would be ~3 problems a row).
+JUNK_ROWS = 1_000
+
+
+def refuse_junk(rows: pd.DataFrame, profile: Profile) -> None:
+    """Refuse a file most of whose rows carry none of the profile's required fields, at once and
+    with one message, instead of three problems for each of its rows."""
+    required = [f for f in profile.required if f in rows.columns]
+    if len(rows) < JUNK_ROWS or not required:
+        return
+    empty = pd.Series(True, index=rows.index)
+    for name in required:
+        empty &= trim(rows[name].astype(str)) == ""
+    count = int(empty.sum())
+    if count < JUNK_ROWS or count * 2 < len(rows):
+        return
+    hit = rows.loc[empty, ["_file", "_row"]].head(5)
+    first = hit["_row"].astype(int).astype(str).tolist()
+    columns = "、".join(profile.source_column(f) for f in required)
+    raise InputError(
+        f"{len(rows):,} 行のうち {count:,} 行は必要な項目 ({columns}) がすべて空です (例 {'・'.join(first)} 行目)。"
+        f"{profile.source_name}の取引明細の書き出しか、ファイルが壊れていないか確認してください",
+        file=str(hit["_file"].iloc[0]))
+
+
 def normalise(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[Problem]]:
     """Typed copy of ``rows`` plus one problem per value that cannot be understood."""
+    refuse_junk(rows, profile)
     out = rows.copy(deep=False)  # copy-on-write: the columns replaced below never touch ``rows``
     problems: list[Problem] = []
     for name in KEY_FIELDS:
@@ -119,12 +168,12 @@ def normalise(rows: pd.DataFrame, profile: Profile) -> tuple[pd.DataFrame, list[
     out["_bad"] = bad_dates | missing
 
     for name in AMOUNT_FIELDS:
-        values, bad = by_value(out[name], to_amount)
-        problems += _problems(
-            out, bad, name, profile, "amount",
-            f"金額として読めないか、整数でないか、±{AMOUNT_LIMIT:,} を超えています。"
-            "半角の整数で入力してください",
-        )
+        values, cause = by_value(out[name], parse_amount)
+        bad = cause != ""
+        if bad.any():  # one message per cause, in row order
+            found = [p for key, message in AMOUNT_CAUSES.items()
+                     for p in _problems(out, cause == key, name, profile, "amount", message)]
+            problems += sorted(found, key=lambda p: (p.file, p.row or 0))
         out[name] = values
         out["_bad"] = out["_bad"] | bad
     return out, problems

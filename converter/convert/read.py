@@ -149,12 +149,19 @@ def read_one(
         raise InputError("ファイルがありません。パスを確認してください", file=str(path))
     problems: list[Problem] = []
     used_sheet = ""
+    hint = ""
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        table, used_sheet, problems = _read_excel(path, profile, sheet)
+        table, used_sheet, problems, sheets = _read_excel(path, profile, sheet)
         encoding = "xlsx"
+        if sheet is None and len(sheets) > 1:  # the data may be on another sheet than the first
+            others = [s for s in sheets if s != used_sheet]
+            names = "、".join(cut_value(s, 31) for s in sheets[:20])
+            hint = (f"このブックにはシートが {len(sheets)} 枚あります ({names})。"
+                    f"データが「{cut_value(used_sheet, 31)}」以外のシートにあるなら --sheet で指定してください"
+                    f" (例 --sheet '{cut_value(others[0], 31)}')")
     else:
         table, encoding, problems = _read_csv(path, profile)
-    frame, more = _to_canonical(table, path, profile)
+    frame, more = _to_canonical(table, path, profile, hint)
     info = SourceFile(str(path), encoding, profile.name, len(frame), used_sheet)
     return frame, info, problems + more
 
@@ -244,8 +251,8 @@ def _read_csv(path: Path, profile: Profile) -> tuple[pd.DataFrame, str, list[Pro
     if profile.header:
         header = [str(v).strip() for v in table.iloc[0].tolist()] if len(table) else []
         table = table.iloc[1:]
+        # Columns without a header stay (their position is the file's); nothing is read from them.
         table.columns = pd.Index(header + [f"_extra{i}" for i in range(len(table.columns) - len(header))])
-        table = table.loc[:, [c for c in table.columns if c]]
     return table, encoding, problems
 
 
@@ -332,7 +339,8 @@ def _positions(buf: np.ndarray, byte: np.uint8) -> np.ndarray:
 # --------------------------------------------------------------------------- Excel
 
 
-def _read_excel(path: Path, profile: Profile, sheet: str | None) -> tuple[pd.DataFrame, str, list[Problem]]:
+def _read_excel(path: Path, profile: Profile, sheet: str | None) -> tuple[pd.DataFrame, str, list[Problem], list[str]]:
+    """The sheet's table, its name, the problems found in its cells and the names of the visible sheets."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         check_xlsx(path)  # before calamine: a zip bomb or a far corner cell costs it GBs (or aborts it)
     try:
@@ -369,9 +377,8 @@ def _read_excel(path: Path, profile: Profile, sheet: str | None) -> tuple[pd.Dat
         header = [str(v).strip() for v in table.iloc[0].tolist()]
         table = table.iloc[1:]
         table.columns = pd.Index(header)
-        table = table.loc[:, [c for c in table.columns if c]]
     blank = (table == "").all(axis=1)
-    return table.loc[~blank], name, problems
+    return table.loc[~blank], name, problems, visible or sheets
 
 
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
@@ -416,11 +423,32 @@ def _unreadable_cells(path: Path, index: int) -> list[tuple[int, int, str]]:
 
 # --------------------------------------------------------------------------- canonical
 
+#: 弥生会計's 仕訳日記帳 import: no header, 25 columns, a 識別フラグ (2000, 2110, 2101 …) first.
+_YAYOI_FLAG = re.compile(r"^2[01][0-9]{2}$")
+_YAYOI_COLUMNS = 25
+
+
+def _headerless_hint(table: pd.DataFrame, profile: Profile) -> str:
+    """Advice when a file read with a header has none that the profile knows and its first row looks
+    like data: the 弥生 layout names --profile yayoi; any other says the first row is not a header."""
+    if not profile.header or not len(table.columns):
+        return ""
+    spellings = {name for spec in profile.columns.values() if not isinstance(spec, int) for name in spec}
+    if spellings & set(table.columns):
+        return ""
+    first = str(table.columns[0])
+    if _YAYOI_FLAG.match(first) and len(table.columns) == _YAYOI_COLUMNS:
+        return (f"1 行目が見出しではなく、弥生会計の仕訳日記帳 (見出しなし {_YAYOI_COLUMNS} 列、識別フラグ {first}) の"
+                "ようです。弥生会計の書き出しなら --profile yayoi を付けてください")
+    return f"1 行目に {profile.source_name}の見出しが 1 つもありません。見出しの行を含めて書き出し直してください"
+
+
 
 def _to_canonical(
-    table: pd.DataFrame, path: Path, profile: Profile
+    table: pd.DataFrame, path: Path, profile: Profile, hint: str = ""
 ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Pick and rename the profile's columns; name every missing required column at once."""
+    """Pick and rename the profile's columns; name every missing required column at once (``hint``:
+    what else to try, e.g. another sheet)."""
     picked: dict[str, pd.Series] = {}
     missing = []
     for canonical, spec in profile.columns.items():
@@ -431,20 +459,19 @@ def _to_canonical(
             source = next((name for name in spec if name in table.columns), None)
             if source is not None and int((table.columns == source).sum()) > 1:
                 positions = [str(i + 1) for i, c in enumerate(table.columns) if c == source]
+                which = "どちら" if len(positions) == 2 else "どれ"
                 raise InputError(f"見出し「{source}」が {len(positions)} 列 ({'・'.join(positions)} 列目) にあります。"
-                                 "どちらを読むか決められないので、1 列にしてください", file=str(path))
+                                 f"{which}を読むか決められないので、1 列にしてください", file=str(path))
         if source is None:
             if canonical in profile.required:
                 missing.append(profile.source_column(canonical))
             continue
         picked[canonical] = table[source].astype(str).astype(object)
     if missing:
-        found = ", ".join(cut_value(str(c), 40) for c in table.columns[:30])
-        raise InputError(
-            f"必要な列がありません: {', '.join(missing)}。見出しは {found}。"
-            f"見出しの綴りが違う場合はプロファイル ({profile.path}) の columns に追加してください",
-            file=str(path),
-        )
+        found = ", ".join(cut_value(str(c), 40) for c in table.columns[table.columns != ""][:30])
+        advice = hint or _headerless_hint(table, profile) or (
+            f"見出しの綴りが違う場合はプロファイル ({profile.path}) の columns に追加してください")
+        raise InputError(f"必要な列がありません: {', '.join(missing)}。見出しは {found}。{advice}", file=str(path))
     frame = pd.DataFrame(picked, index=table.index, copy=False)  # copy-on-write keeps ``table`` apart
     for canonical in CANONICAL_FIELDS:
         if canonical not in frame.columns:

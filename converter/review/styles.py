@@ -20,8 +20,8 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.styles.fonts import DEFAULT_FONT
 from openpyxl.worksheet.worksheet import Worksheet
 
-SUMMARY, SLIPS, PROBLEMS, UNMAPPED, SKIPPED, CORRECTIONS, RESPONSES = (
-    "サマリー", "仕訳明細", "エラー", "未設定マッピング", "スキップ", "訂正", "FX応答")
+SUMMARY, SLIPS, PROBLEMS, NOTICES, UNMAPPED, SKIPPED, CORRECTIONS, RESPONSES = (
+    "サマリー", "仕訳明細", "エラー", "お知らせ", "未設定マッピング", "スキップ", "訂正", "FX応答")
 UNRESOLVED = "要確認"  # after an upload: documents FX may or may not hold (review.after_upload)
 
 #: Text starting with these is what a spreadsheet would read as a formula (or DDE) on entry.

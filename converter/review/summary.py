@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from converter.convert.pipeline import Conversion
 from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
-from converter.review.styles import PROBLEMS, SKIPPED, SLIPS, SUMMARY, UNMAPPED, Styles, as_cell, page_setup
+from converter.review.styles import NOTICES, PROBLEMS, SKIPPED, SLIPS, SUMMARY, UNMAPPED, Styles, as_cell, page_setup
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def write_summary(wb: Workbook, styles: Styles, conv: Conversion, body: pd.DataF
          "1 回 2,000 明細まで" if conv.ok else "エラーがあるため送信内容を作っていません"),
         ("スキップ", s["skipped"], f"うち 0円の帳票 {s['skipped_zero_yen']} 件 (「{SKIPPED}」シート)"),
         ("エラー", s["problems"], f"「{PROBLEMS}」シート"),
-        ("お知らせ", len(conv.notices), f"エラーではありません (「{PROBLEMS}」シート)"),
+        ("お知らせ", len(conv.notices), f"エラーではありません (「{NOTICES}」シート)"),
         ("未設定マッピング", len(conv.unmapped), f"「{UNMAPPED}」シート"),
     ):
         add(label, _S(count, "dash") if count == "—" else count, _S(note, "note"))
@@ -178,6 +178,11 @@ def write_summary(wb: Workbook, styles: Styles, conv: Conversion, body: pd.DataF
         add(t["tptn"] or "(なし)", tax_names.get(key, ""), t["cmtxrate"] / 100 if t["cmtxrate"] else None,
             "軽減" if t["is_reduce"] else None, "借" if t["side"] == DEBIT else "貸",
             *_triple(t, "amount", diff), *_triple(t, "tax_amount", diff))
+    if (taxes["tptn"] == "").any():
+        # The reference: tptn is optional, default 空文字 (required only where FX makes 消費税申告書).
+        add()
+        add(_S("(なし) = 元データの税区分が空欄の明細です。課税区分 (tptn) を送らず、FX の既定値 (空文字 = "
+               "課税区分なし) になります。", "note"))
     _write_rows(wb, styles, rows)
 
 

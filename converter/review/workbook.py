@@ -1,7 +1,8 @@
 """Review workbook: the accountant's dry-run spreadsheet, and the record filed with the month.
 
 Sheets: サマリー (status, counts, totals cross-checked against the request bodies), 仕訳明細 (one
-row per detail line), エラー, 未設定マッピング, スキップ and, after an upload, FX応答.
+row per detail line, then the 借方 / 貸方 totals), エラー, お知らせ (findings that do not stop an
+upload, and the rules left unchecked), 未設定マッピング, スキップ and, after an upload, FX応答.
 
 Written in openpyxl's write-only mode so rows stream to disk. Every styled cell points at one of a
 few style arrays made once per workbook, so memory does not grow with per-cell styles. Slips are
@@ -33,7 +34,7 @@ from openpyxl.writer.excel import ExcelWriter
 from converter.convert.pipeline import Conversion
 from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
-from converter.errors import ConverterError
+from converter.errors import ConverterError, Problem
 from converter.fx.answers import FXMessage, RequestAnswer
 from converter.keys import SEP, parse
 from converter.ledger.unresolved import Unresolved
@@ -49,6 +50,7 @@ from converter.review.after_upload import (
 )
 from converter.review.styles import (
     CORRECTIONS,
+    NOTICES,
     PROBLEMS,
     RESPONSES,
     SKIPPED,
@@ -189,7 +191,8 @@ def _workbook(wb: Workbook, conversion: Conversion, responses: Sequence[FXMessag
     tell(SUMMARY, 0, 0)
     write_summary(wb, styles, conversion, body, slip_sheets)
     _write_slips(wb, styles, conversion, max_rows_per_sheet, tell)
-    for title, (cols, frame) in ((PROBLEMS, _problems_frame(conversion)), (UNMAPPED, _unmapped_frame(conversion)),
+    for title, (cols, frame) in ((PROBLEMS, _problems_frame(conversion)),
+                                 (NOTICES, _notices_frame(conversion)), (UNMAPPED, _unmapped_frame(conversion)),
                                  (SKIPPED, _skipped_frame(conversion))):
         tell(title, 0, len(frame))
         _write_frame(wb, styles, title, cols, frame, max_rows_per_sheet)
@@ -266,6 +269,14 @@ class _Table:
             ws.append([Cell(ws, 1, 1, c.fx or None, self.styles.fx) for c in self.cols])
         self.sheets.append(ws)
         self.counts.append(0)
+
+    def footer(self, rows: list[list[Any]]) -> None:
+        """Rows after a blank one, below the table (outside its filter): totals."""
+        if not self.sheets or self.counts[-1] + self.header + len(rows) + 1 >= self.max_rows:
+            self._new_sheet()
+        self.sheets[-1].append([])
+        for row in rows:
+            self.sheets[-1].append(row)
 
     def close(self, band: bool = False) -> None:
         if not self.sheets:
@@ -413,7 +424,27 @@ def _write_slips(wb: Workbook, styles: Styles, conversion: Conversion, max_rows:
                     row[_TAX] = Cell(ws, 1, 1, row[_TAX], amount_style)
             table.append(row)
         tell(SLIPS, min(start + CHUNK, len(lines)), len(lines))
+    table.footer(_slip_totals(lines, table.ws, styles))
     table.close(band=True)
+
+
+#: What the first cell of each totals row of 仕訳明細 says (below the lines, outside the filter).
+TOTAL_LABEL = "合計"
+
+
+def _slip_totals(lines: pd.DataFrame, ws: Any, styles: Styles) -> list[list[Any]]:
+    """借方 and 貸方 totals of 金額 and 消費税額 over every detail line (of all 仕訳明細 sheets)."""
+    out = []
+    debit = lines["side"] == DEBIT
+    for side, name, mask in (("借", "借方", debit), ("貸", "貸方", ~debit)):
+        row: list[Any] = [None] * len(SLIP_COLUMNS)
+        row[0] = Cell(ws, 1, 1, TOTAL_LABEL, styles.header)
+        row[_AT["貸借"]] = Cell(ws, 1, 1, side, styles.header)
+        row[_AT["科目名"]] = Cell(ws, 1, 1, f"{name} {int(mask.sum()):,} 行", styles.header)
+        row[_AMOUNT] = Cell(ws, 1, 1, int(lines.loc[mask, "amount"].sum()), styles.get("plain", "amount"))
+        row[_TAX] = Cell(ws, 1, 1, int(lines.loc[mask, "tax_amount"].fillna(0).sum()), styles.get("plain", "amount"))
+        out.append(row)
+    return out
 
 
 # --------------------------------------------------------------------------- other sheets
@@ -427,15 +458,44 @@ def _doc_no(key: str) -> str:
     return parse(key).doc_no if SEP in key else key
 
 
+_PROBLEM_COLUMNS = (_Col("種別"), _Col("ファイル", cap=40), _Col("行", kind="number"), _Col("列", cap=24),
+                    _Col("値", cap=30), _Col("ルール"), _Col("帳票番号"), _Col("内容・対処", kind="wrap", cap=80))
+
+
 def _problems_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
-    cols = (_Col("種別"), _Col("ファイル", cap=40), _Col("行", kind="number"), _Col("列", cap=24),
-            _Col("値", cap=30), _Col("ルール"), _Col("帳票番号"), _Col("内容・対処", kind="wrap", cap=80))
-    found = [("エラー", p) for p in conv.problems] + [("お知らせ", p) for p in conv.notices]
-    found.sort(key=lambda kp: (kp[0] != "エラー", kp[1].file, kp[1].row or 0))
+    """The エラー sheet: every problem, in file and row order."""
+    found = sorted(conv.problems, key=lambda p: (p.file, p.row or 0))
+    return _findings_frame(conv, [("エラー", p) for p in found])
+
+
+def _notices_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
+    """The お知らせ sheet: findings that do not stop an upload, and what was left unchecked."""
+    found = [("お知らせ", p) for p in sorted(conv.notices, key=lambda p: (p.file, p.row or 0))]
     if conv.unchecked is not None:  # rules left unchecked without the FX master cache, said once, last
         found.append(("未確認", conv.unchecked))
-    return _frame(cols, [(k, p.file, p.row, p.column, p.value, p.rule, _doc_no(p.document), p.message)
-                         for k, p in found])
+    return _findings_frame(conv, found)
+
+
+def _findings_frame(conv: Conversion, found: list[tuple[str, Problem]]) -> tuple[list[_Col], pd.DataFrame]:
+    """Rows of the エラー / お知らせ sheets. 帳票番号 is the problem's document, else the one on its
+    source row (a row-level problem names no document, but the row belongs to one)."""
+    cols, frame = _frame(_PROBLEM_COLUMNS, [(k, p.file, p.row, p.column, p.value, p.rule, _doc_no(p.document),
+                                             p.message) for k, p in found])
+    if len(frame) and len(conv.lines):
+        rows = conv.lines[["_file", "_row", "doc_no"]].drop_duplicates(["_file", "_row"])
+        sk = conv.skipped
+        if len(sk):
+            first = sk["rows"].astype(str).str.split(",").str[0].astype("int64")
+            skipped_rows = pd.DataFrame({"_file": sk["file"], "_row": first, "doc_no": sk["doc_no"]})
+            rows = pd.concat([rows, skipped_rows]).drop_duplicates(["_file", "_row"])
+        where = pd.MultiIndex.from_frame(frame[["ファイル", "行"]].astype({"行": "float64"}).fillna(-1)
+                                         .astype({"行": "int64"}))
+        known = pd.Series(rows["doc_no"].to_numpy(),
+                          index=pd.MultiIndex.from_arrays([rows["_file"].astype(str), rows["_row"].astype("int64")]))
+        found_no = pd.Series(known.reindex(where).to_numpy(), index=frame.index)
+        empty = frame["帳票番号"].isna() | (frame["帳票番号"] == "")
+        frame["帳票番号"] = frame["帳票番号"].where(~empty, found_no.where(found_no.notna(), None))
+    return cols, frame
 
 
 def _unmapped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
@@ -455,11 +515,14 @@ def _unmapped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
 
 
 def _skipped_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
+    """行 is the document's first row, a number (Excel sorts and filters it); すべての行 lists them all."""
     cols = (_Col("取引種別"), _Col("帳票番号"), _Col("取引日", kind="date"), _Col("理由", cap=50),
-            _Col("金額", kind="amount"), _Col("ファイル", cap=40), _Col("行", cap=30))
+            _Col("金額", kind="amount"), _Col("ファイル", cap=40), _Col("行", kind="number"),
+            _Col("すべての行", cap=30))
     sk = conv.skipped
+    first = [int(r.split(",")[0]) for r in sk["rows"].astype(str)] if len(sk) else []
     return _frame(cols, list(zip(sk["kind"], sk["doc_no"], map(_date, sk["date"]), sk["reason"],
-                                 sk["amount"].astype(int), sk["file"], sk["rows"], strict=True)))
+                                 sk["amount"].astype(int), sk["file"], first, sk["rows"], strict=True)))
 
 
 def _days(conversion: Conversion) -> dict[str, str]:
