@@ -288,8 +288,8 @@ def test_the_review_workbook_tells_each_sheet(here: Path) -> None:
     conversion = convert([Path("in.csv")], Path("mappings"), Options())
     told: list[tuple[str, int, int]] = []
     write_review(conversion, Path("review.xlsx"), progress=lambda *step: told.append(step))
-    assert [sheet for sheet, _, _ in told] == ["サマリー", "仕訳明細", "仕訳明細", "エラー", "未設定マッピング",
-                                               "スキップ", SAVING]
+    assert [sheet for sheet, _, _ in told] == ["サマリー", "仕訳明細", "仕訳明細", "エラー", "お知らせ",
+                                               "未設定マッピング", "スキップ", SAVING]
     assert told[1:3] == [("仕訳明細", 0, 6), ("仕訳明細", 6, 6)]  # and after every 50,000 lines
 
 
