@@ -18,9 +18,11 @@ share a key text, which the grouping stage checks (the key text decides).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeVar, get_args
 
+import numpy as np
 import pandas as pd
 
 Identity = Literal["kind_no", "kind_no_date"]
@@ -45,10 +47,22 @@ def document_key(kind: str, doc_no: str, ymd: str = "", *, identity: Identity = 
     return f"{kind}{SEP}{doc_no}" + (f"{SEP}{ymd}" if identity == "kind_no_date" else "")
 
 
-def document_keys(kind: pd.Series, doc_no: pd.Series, date: pd.Series | None) -> pd.Series:
+#: A column of key parts: a Series, or a numpy object array of str (one value per document).
+Parts = TypeVar("Parts", pd.Series, np.ndarray)
+
+
+def document_keys(kind: Parts, doc_no: Parts, date: Parts | None) -> Parts:
     """:func:`document_key` of every row (``date`` None: ``kind_no``), vectorised."""
     keys = kind + SEP + doc_no
     return keys if date is None else keys + SEP + date
+
+
+def can_share_key(parts: Iterable[object]) -> bool:
+    """Whether two different documents could get the same key text from these 取引種別 (or 取引日)
+    values: one holds the separator ``|`` (``a|b`` + ``c`` and ``a`` + ``b|c`` both give ``a|b|c``),
+    or is not text at all. Fast paths that number documents by their parts must then fall back to
+    the key text, which decides."""
+    return any(not isinstance(p, str) or SEP in p for p in parts)
 
 
 def dated_key(kind: str, doc_no: str, ymd: str) -> str:
@@ -74,12 +88,26 @@ def document_of(key: str) -> str:
 
 
 def slip_key(doc: str, part: int) -> str:
+    """``doc#part``: the ``part``-th slip (from 0) of document ``doc``."""
     return f"{doc}{SLIP_SEP}{part}"
+
+
+def slip_keys(docs: Parts, parts: Parts | int) -> Parts:
+    """:func:`slip_key` of every line (or document), vectorised; ``parts`` one number for all."""
+    if isinstance(parts, int):
+        return docs + f"{SLIP_SEP}{parts}"
+    return docs + SLIP_SEP + (parts.astype(str) if isinstance(parts, pd.Series) else parts.astype(str).astype(object))
 
 
 def slip_document(key: str) -> str:
     """The document key of a slip key."""
     return key.rsplit(SLIP_SEP, 1)[0]
+
+
+def doc_no(key: str) -> str:
+    """The 帳票番号 of a document or correction key, for display; a text that is no key (no ``|``:
+    e.g. a request-level answer) is shown as it is."""
+    return parse(key).doc_no if SEP in key else key
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from conftest import HEADER, make_mappings, sale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from converter.convert.documents import Filters
 from converter.convert.pipeline import Conversion, Options, convert
-from converter.convert.slips import Filters
 from converter.errors import ConfigError, InputError
 from converter.keys import Identity
 
@@ -437,11 +437,12 @@ def test_document_codes_agree_with_the_key_text(identity: Identity,
                                                 parts: list[tuple[str | None, str | None, str | None]]) -> None:
     """Documents are numbered from kind, number (and date) apart; the numbering must be the key
     text's (kind|doc_no, or kind|doc_no|date), also where a "|" inside a part makes two share a key."""
-    from converter.convert.slips import _document_keys, row_documents
+    from converter.convert._kernels import document_keys_and_codes
+    from converter.convert.documents import row_documents
 
     rows = pd.DataFrame(parts, columns=["kind", "doc_no", "date"], dtype=object).astype("str")
     rows = rows.mask(pd.DataFrame(parts, columns=["kind", "doc_no", "date"]).isna())
-    keys, codes = _document_keys(rows, identity)
+    keys, codes = document_keys_and_codes(rows, identity)
     expected = rows["kind"] + "|" + rows["doc_no"] + ("|" + rows["date"] if identity == "kind_no_date" else "")
     assert keys.fillna("<NA>").tolist() == expected.fillna("<NA>").tolist()
     assert codes.tolist() == pd.factorize(expected, use_na_sentinel=False)[0].tolist()

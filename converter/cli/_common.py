@@ -20,8 +20,8 @@ import click
 from converter.cli import ci_formats
 from converter.cli.reports import IN_CHECK_JSON, SHOWN_LINES, first_lines, format_problem
 from converter.config.settings import load_settings
+from converter.convert.documents import Filters
 from converter.convert.pipeline import Conversion, Options, convert
-from converter.convert.slips import Filters
 from converter.errors import ConfigError, ConverterError, LedgerMissing, ProblemsFound
 from converter.fx.client import check_base_url
 from converter.ledger.ledger import Ledger, default_ledger_path

@@ -18,11 +18,10 @@ import pandas as pd
 from converter import clock
 from converter.config.settings import Profile, Settings
 from converter.convert.mapping import Mappings
-from converter.convert.slips import CREDIT, DEBIT
 from converter.convert.validate import fx_width
 from converter.errors import Problem
 from converter.fx.masters import DEFAULT_MAX_AGE_DAYS, MasterData
-from converter.fx_rules import CODE_PATTERNS, RCJ_SLIP_WIDTH
+from converter.fx_rules import CODE_PATTERNS, CREDIT, DEBIT, RCJ_SLIP_WIDTH
 
 __all__ = ["MASTER_RULES", "apply_masters", "check_tables", "stale_notices", "unchecked_without_masters"]
 

@@ -17,21 +17,19 @@ import numpy as np
 import pandas as pd
 
 from converter.config.settings import Profile, Settings, load_profile, load_settings
+from converter.convert.documents import (
+    Filters,
+    assign_documents,
+    check_filters,
+    document_table,
+    filter_documents,
+)
+from converter.convert.hashing import content_hashes
+from converter.convert.lines import number_slips, to_lines
 from converter.convert.mapping import Mappings, Unmapped, apply_mappings, load_mappings, purchase_dates
 from converter.convert.masters_check import apply_masters, unchecked_without_masters
 from converter.convert.normalise import normalise
 from converter.convert.read import SourceFile, dedupe_inputs, read_inputs
-from converter.convert.slips import (
-    DEBIT,
-    Filters,
-    assign_documents,
-    check_filters,
-    content_hashes,
-    document_table,
-    filter_documents,
-    number_slips,
-    to_lines,
-)
 from converter.convert.validate import (
     RCJ_SLIP_WIDTH,
     company_rules,
@@ -44,6 +42,7 @@ from converter.convert.validate import (
 from converter.errors import ConfigError, Problem
 from converter.fx.bodies import JOURNO_READ_MAX, Request, iter_requests, plan_chunks
 from converter.fx.masters import load_masters
+from converter.fx_rules import DEBIT
 
 NOTICE_STATUSES = ("破棄", "失注")
 

@@ -17,13 +17,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from converter.config.settings import Profile, Settings
-from converter.convert.slips import CREDIT, DEBIT, document_codes
+from converter.convert._kernels import slip_balances
 from converter.errors import Problem
 from converter.fx_rules import (
     AMOUNT_LIMIT,
     CMTXRATE_MAX,
     CMTXRATE_MIN,
     CODE_PATTERNS,
+    CREDIT,
+    DEBIT,
     MAX_LINES_PER_SIDE,
     NM_CSTM_WIDTH,
     RCJ_SLIP_WIDTH,
@@ -249,33 +251,10 @@ def _to_problems(failures: pd.DataFrame, lines: pd.DataFrame, profile: Profile) 
 
 def validate_slips(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
     """Σdebit = Σcredit per slip (a split slip balances part by part)."""
-    if lines["slip_key"].hasnans:  # a line outside any slip: grouping by key leaves it out
-        return _validate_slips_by_key(lines, profile)
-    debit_side = (lines["side"] == DEBIT).to_numpy()
-    amount = lines["amount"].to_numpy()
-    # Slips by integer code (their lines sit together), with each one's first line: no hashing of
-    # every line's key, and no search through all lines for each unbalanced slip.
-    codes, heads = document_codes(lines["slip_key"], together=True)
-    sums = pd.DataFrame({"balance": np.where(debit_side, amount, -amount),
-                         "debit": np.where(debit_side, amount, 0)}).groupby(codes).sum()
-    problems = []
-    balance, debits = sums["balance"].to_numpy(), sums["debit"].to_numpy()
-    for code in np.flatnonzero(balance != 0).tolist():
-        first = lines.iloc[int(heads[code])]
-        diff, debit = int(balance[code]), int(debits[code])
-        problems.append(_unbalanced(first, debit, debit - diff, diff, profile))
-    return problems
-
-
-def _validate_slips_by_key(lines: pd.DataFrame, profile: Profile) -> list[Problem]:
-    signed = lines["amount"].where(lines["side"] == DEBIT, -lines["amount"])
-    balance = signed.groupby(lines["slip_key"], sort=False).sum()
-    problems = []
-    for slip_key, diff in balance[balance != 0].items():
-        first = lines.loc[lines["slip_key"] == slip_key].iloc[0]
-        debit = int(lines.loc[(lines["slip_key"] == slip_key) & (lines["side"] == DEBIT), "amount"].sum())
-        problems.append(_unbalanced(first, debit, debit - int(diff), int(diff), profile))
-    return problems
+    slips = slip_balances(lines)
+    unbalanced = slips[slips["balance"] != 0]
+    return [_unbalanced(lines.iloc[int(first)], int(debit), int(debit - diff), int(diff), profile)
+            for first, debit, diff in unbalanced.itertuples(index=False, name=None)]
 
 
 def _unbalanced(first: pd.Series, debit: int, credit: int, diff: int, profile: Profile) -> Problem:

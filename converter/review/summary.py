@@ -15,8 +15,8 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from converter.convert.pipeline import Conversion
-from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
+from converter.fx_rules import DEBIT
 from converter.review.styles import NOTICES, PROBLEMS, SKIPPED, SLIPS, SUMMARY, UNMAPPED, Styles, as_cell, page_setup
 
 

@@ -31,12 +31,13 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from converter import keys
 from converter.convert.pipeline import Conversion
-from converter.convert.slips import DEBIT
 from converter.convert.validate import fx_width
 from converter.errors import ConverterError, Problem
 from converter.fx.answers import FXMessage, RequestAnswer
-from converter.keys import SEP, parse
+from converter.fx_rules import DEBIT
+from converter.keys import parse
 from converter.ledger.unresolved import Unresolved
 from converter.messages import TABLE_LABELS
 from converter.outputs import replace_atomically
@@ -454,10 +455,6 @@ def _frame(cols: Sequence[_Col], rows: list[tuple[Any, ...]]) -> tuple[list[_Col
     return list(cols), pd.DataFrame(rows, columns=[c.label for c in cols], dtype=object)
 
 
-def _doc_no(key: str) -> str:
-    return parse(key).doc_no if SEP in key else key
-
-
 _PROBLEM_COLUMNS = (_Col("種別"), _Col("ファイル", cap=40), _Col("行", kind="number"), _Col("列", cap=24),
                     _Col("値", cap=30), _Col("ルール"), _Col("帳票番号"), _Col("内容・対処", kind="wrap", cap=80))
 
@@ -479,7 +476,7 @@ def _notices_frame(conv: Conversion) -> tuple[list[_Col], pd.DataFrame]:
 def _findings_frame(conv: Conversion, found: list[tuple[str, Problem]]) -> tuple[list[_Col], pd.DataFrame]:
     """Rows of the エラー / お知らせ sheets. 帳票番号 is the problem's document, else the one on its
     source row (a row-level problem names no document, but the row belongs to one)."""
-    cols, frame = _frame(_PROBLEM_COLUMNS, [(k, p.file, p.row, p.column, p.value, p.rule, _doc_no(p.document),
+    cols, frame = _frame(_PROBLEM_COLUMNS, [(k, p.file, p.row, p.column, p.value, p.rule, keys.doc_no(p.document),
                                              p.message) for k, p in found])
     if len(frame) and len(conv.lines):
         rows = conv.lines[["_file", "_row", "doc_no"]].drop_duplicates(["_file", "_row"])

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from converter.config.settings import load_yaml, strip_lines
+from converter.convert.documents import Filters
 from converter.convert.pipeline import Options
-from converter.convert.slips import Filters
 from converter.errors import ConfigError, InputError
 from converter.fx.client import DEFAULT_TOKEN_ENV, check_base_url
 from converter.ledger.ledger import default_ledger_path
