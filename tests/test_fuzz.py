@@ -39,7 +39,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 import converter.cli._common as cli_module
 from converter.cli import main
 from converter.config.settings import load_profile
-from converter.convert.mapping import load_mappings
+from converter.config.tables import load_mappings
 from converter.convert.normalise import to_amount, to_date
 from converter.convert.pipeline import Conversion, Options, convert
 from converter.errors import ConfigError, ConverterError, InputError

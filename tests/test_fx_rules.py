@@ -17,7 +17,7 @@ from conftest import MAPPINGS, SAMPLES, make_mappings, sale
 from converter import fx_rules
 from converter.cli import main
 from converter.config.settings import load_settings
-from converter.convert.mapping import load_mappings
+from converter.config.tables import load_mappings
 from converter.convert.pipeline import Conversion, Options, convert
 from converter.emulator.server import Emulator
 from converter.errors import ConfigError

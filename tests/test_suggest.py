@@ -14,7 +14,7 @@ from conftest import MAPPINGS, SAMPLES, make_mappings, sale
 from converter.cli import main
 from converter.config.settings import load_settings
 from converter.config.suggest import Suggestion, _Index, entry_line, normalise_name, suggest, write_suggestions
-from converter.convert.mapping import load_mappings
+from converter.config.tables import load_mappings
 from converter.convert.masters_check import apply_masters
 from converter.convert.pipeline import convert
 from converter.emulator.server import Emulator

@@ -1,7 +1,7 @@
 """``converter mappings check``: the mappings folder alone, without an export.
 
 Runs the very loaders a conversion runs — :func:`converter.config.settings.load_settings`,
-:func:`converter.convert.mapping.load_mappings`, :func:`converter.config.settings.load_profile` for every profile in
+:func:`converter.config.tables.load_mappings`, :func:`converter.config.settings.load_profile` for every profile in
 ``MAPPINGS/profiles/`` — and turns their ConfigError problems (which know their YAML line and
 column) into :class:`Problem` rows for the text, JSON, GitHub and JUnit reports.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converter.config.settings import Settings, load_profile, load_settings
-from converter.convert.mapping import TABLES, Mappings, load_mappings
+from converter.config.tables import TABLES, Mappings, load_mappings
 from converter.convert.masters_check import unchecked_without_masters
 from converter.errors import ConfigError, ConfigProblem, InputError, Problem
 from converter.fx.masters import load_masters
@@ -83,7 +83,7 @@ def check_mappings(folder: Path, *, use_masters: bool = True) -> MappingsReport:
         if masters is None:
             unchecked = unchecked_without_masters(folder, settings, wanted=use_masters)
         elif tables is not None:
-            from converter.convert.masters_check import check_tables
+            from converter.convert.masters_tables import check_tables
 
             found, notes = check_tables(tables, masters, settings)
             problems += found

@@ -27,12 +27,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from converter.convert.mapping import KEYS, Mappings
+from converter.config.tables import KEYS, Mappings, Table
 from converter.errors import ConfigError
 from converter.fx.masters import MasterData
 from converter.outputs import write_atomic
 
-TABLES = ("accounts", "departments", "customers", "tax")
+TABLES: tuple[Table, ...] = ("accounts", "departments", "customers", "tax")
 HOW = {"exact": "名前が一致", "normalised": "表記ゆれを除いて一致", "similar": "名前が類似"}
 _RANK = {"exact": 0, "normalised": 1, "similar": 2}
 MIN_SIMILARITY = 0.6
@@ -70,7 +70,7 @@ class Candidate:
 class Suggestion:
     """An entry a mapping table lacks: its source keys, what to write, and whether it is sure."""
 
-    table: str
+    table: Table
     keys: tuple[tuple[str, str], ...]  # the entry's source keys, e.g. (("account", "普通預金"), …)
     label: str
     count: int
@@ -292,7 +292,7 @@ def entry_line(suggestion: Suggestion) -> str:
     return line
 
 
-def _existing_keys(table: str, text: str, path: Path) -> set[tuple[str, ...]]:
+def _existing_keys(table: Table, text: str, path: Path) -> set[tuple[str, ...]]:
     """Keys of the entries already in a table, and of earlier suggestions still commented out."""
     try:
         data = yaml.safe_load(text) if text.strip() else []
