@@ -34,6 +34,9 @@ LEDGER_IDENTITY: Final = "kind_no"
 #: their keys as they are; every other document key loses its date.
 DATED_KINDS: Final = frozenset({"弥生"})
 
+#: What a correction key's slips do: reverse the document as sent (取消) or replace it (訂正).
+CorrectionRole = Literal["reversal", "replacement"]
+
 SEP: Final = "|"
 REVERSAL: Final = "取消"
 REPLACEMENT: Final = "訂正"
@@ -70,7 +73,7 @@ def dated_key(kind: str, doc_no: str, ymd: str) -> str:
     return document_key(kind, doc_no, ymd, identity="kind_no_date")
 
 
-def correction_key(parent: str, role: Literal["reversal", "replacement"], number: int) -> str:
+def correction_key(parent: str, role: CorrectionRole, number: int) -> str:
     """``parent|取消n`` or ``parent|訂正n``: the n-th correction group of document ``parent``."""
     return f"{parent}{SEP}{REVERSAL if role == 'reversal' else REPLACEMENT}{number}"
 

@@ -453,13 +453,34 @@ def test_document_codes_agree_with_the_key_text(identity: Identity,
 
 def test_hashing_only_some_documents_gives_them_the_hashes_of_hashing_all(write_csv: Callable[..., Path],
                                                                          mappings: Path) -> None:
-    """preview hashes only what its ledger has (Options.hash_only); those hashes must not change."""
+    """preview hashes only what its ledger has (Options._hash_only, internal); those hashes must not change."""
     path = write_csv([sale("A"), sale("B", 5500, 500), sale("B", 6600, 600, memo="2行目"), sale("C"),
                       sale("D", date="2026/10/02")])
     every = convert([path], mappings).documents.set_index("doc")["content_hash"]
-    some = convert([path], mappings, Options(hash_only=lambda keys: keys.str.contains("B|D").to_numpy()))
+    some = convert([path], mappings, Options(_hash_only=lambda keys: keys.str.contains("B|D").to_numpy()))
     chosen = some.documents.set_index("doc")["content_hash"]
     assert chosen.dropna().to_dict() == {k: v for k, v in every.items() if "B" in str(k) or "D" in str(k)}
     assert len(chosen.dropna()) == 2 and chosen.isna().sum() == 2
-    none = convert([path], mappings, Options(hash_only=lambda keys: (keys != keys).to_numpy()))
+    none = convert([path], mappings, Options(_hash_only=lambda keys: (keys != keys).to_numpy()))
     assert none.ok and none.documents["content_hash"].isna().all()
+
+
+def test_detail_lines_have_the_documented_columns(write_csv: Callable[..., Path], mappings: Path) -> None:
+    """convert/columns.py is the one list of Conversion.lines' columns: in order, with the two the
+    masters check adds only when there is a master cache."""
+    import json
+
+    from converter.convert.columns import LINE_COLUMNS
+    from converter.emulator.masters import load_seed
+    from converter.fx.masters import cache_path
+
+    path = write_csv([sale("A"), sale("B", 5500, 500)])
+    plain = convert([path], mappings, Options(use_masters=False))
+    assert list(plain.lines.columns) == [c.name for c in LINE_COLUMNS if not c.optional]
+    cache = cache_path(mappings, plain.settings.ocode)
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_text(json.dumps({"format": 1, "ocode": plain.settings.ocode, "locale": "tfa",
+                                 "fetched_at": "2026-11-02T09:00:00+00:00", **load_seed(None)}), "utf-8")
+    checked = convert([path], mappings)
+    assert checked.unchecked is None
+    assert list(checked.lines.columns) == [c.name for c in LINE_COLUMNS]

@@ -145,7 +145,7 @@ def conversion_from(profile: str, sheet: str | None, kinds: str | None, closed_o
              **_: Any) -> Options:
     filters = Filters(split_list(kinds), closed_only, split_list(exclude_status))
     return Options(profile=profile, sheet=sheet, filters=filters, truncate_memo=truncate_memo,
-                   use_masters=not no_masters, content_hashes=content_hashes, hash_only=hash_only)
+                   use_masters=not no_masters, content_hashes=content_hashes, _hash_only=hash_only)
 
 
 def run_conversion(inputs: tuple[str, ...], mappings_dir: Path, **options: Any) -> Conversion:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,16 @@ from converter.convert._kernels import (
     first_rows,
 )
 from converter.errors import BadOptionValue, Problem
+
+
+class SkipReason(StrEnum):
+    """Why a whole document is left out: the skipped list's ``reason``, as the accountant reads it
+    (``STATUS`` is followed by ``: <the status>``)."""
+
+    KINDS = "出力取引の対象外 (--kinds)"
+    STATUS = "除外ステータス (--exclude-status)"
+    NOT_CLOSED = "締切済でない (--closed-only)"
+    ZERO_YEN = "0円の帳票 (連携しません)"
 
 
 @dataclass(frozen=True)
@@ -149,13 +160,13 @@ def filter_documents(
     reason = pd.Series("", index=rows.index, dtype=object)
     if filters.kinds:
         reason = reason.mask((reason == "") & ~rows["kind"].isin(filters.kinds),
-                             "出力取引の対象外 (--kinds)")
+                             SkipReason.KINDS.value)
     if filters.exclude_status:
         reason = reason.mask((reason == "") & rows["status"].isin(filters.exclude_status),
-                             "除外ステータス (--exclude-status): " + rows["status"])
+                             SkipReason.STATUS.value + ": " + rows["status"])
     if filters.closed_only:
         reason = reason.mask((reason == "") & ~rows["closed"].isin(profile.closed_values),
-                             "締切済でない (--closed-only)")
+                             SkipReason.NOT_CLOSED.value)
     # The document takes the first reason any of its rows has. Documents are grouped by integer
     # code (one factorize) rather than by their text key once per question.
     codes, heads = row_documents(rows)
@@ -167,7 +178,7 @@ def filter_documents(
     doc_total = np.bincount(codes, weights=row_total)[codes]
     unreadable = np.bincount(codes, weights=rows["_bad"].to_numpy(dtype=np.float64))[codes] > 0
     zero = (doc_reason == "") & (doc_total == 0) & ~unreadable
-    doc_reason = doc_reason.mask(zero, "0円の帳票 (連携しません)")
+    doc_reason = doc_reason.mask(zero, SkipReason.ZERO_YEN.value)
     skip = doc_reason != ""
     skipped = (
         rows.loc[skip]

@@ -15,12 +15,10 @@ import pandas as pd
 
 from converter.config.settings import Profile
 from converter.convert._kernels import document_codes
+from converter.convert.columns import ROW_COLUMNS, SIDE_FIELDS
 from converter.errors import Problem
 from converter.fx_rules import CREDIT, DEBIT, MAX_LINES_PER_SIDE
 from converter.keys import parse, slip_keys
-
-#: The fields each side of a source row has (``dr_``/``cr_`` + field); a detail line has them once.
-SIDE_FIELDS = ("account", "sub_account", "department", "tax", "amount", "tax_amount")
 
 
 def to_lines(rows: pd.DataFrame, profile: Profile, order: np.ndarray) -> tuple[pd.DataFrame, list[Problem]]:
@@ -29,8 +27,6 @@ def to_lines(rows: pd.DataFrame, profile: Profile, order: np.ndarray) -> tuple[p
     chosen = np.zeros(len(rows), dtype=bool)
     chosen[order] = True
     problems: list[Problem] = []
-    common = ["doc", "kind", "doc_no", "date", "ymd", "customer_code", "customer", "customer_key",
-              "memo", "project", "status", "_file", "_row", "_bad"]
     kept = []
     for prefix in ("dr_", "cr_"):
         account, amount = rows[prefix + "account"], rows[prefix + "amount"]
@@ -52,7 +48,7 @@ def to_lines(rows: pd.DataFrame, profile: Profile, order: np.ndarray) -> tuple[p
                                 "借方・貸方とも勘定科目が空です。行を削除するか科目を入力してください"))
     pick = np.flatnonzero(np.column_stack(kept)[order].ravel())
     row, credit = order[pick // 2], pick % 2 == 1
-    columns: dict[str, Any] = {name: rows[name].array.take(row) for name in common}
+    columns: dict[str, Any] = {name: rows[name].array.take(row) for name in ROW_COLUMNS}
     for name in SIDE_FIELDS:  # debit and credit values stacked, each line taking its side's
         both = pd.concat([rows["dr_" + name], rows["cr_" + name]], ignore_index=True)
         columns[name] = both.array.take(row + len(rows) * credit)

@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from converter.config.settings import Profile, Settings, load_profile, load_settings
+from converter.config.tables import Mappings, load_mappings
 from converter.convert.documents import (
     Filters,
+    SkipReason,
     assign_documents,
     check_filters,
     document_table,
@@ -26,12 +28,11 @@ from converter.convert.documents import (
 )
 from converter.convert.hashing import content_hashes
 from converter.convert.lines import number_slips, to_lines
-from converter.convert.mapping import Mappings, Unmapped, apply_mappings, load_mappings, purchase_dates
+from converter.convert.mapping import Unmapped, apply_mappings, purchase_dates
 from converter.convert.masters_check import apply_masters, unchecked_without_masters
 from converter.convert.normalise import normalise
 from converter.convert.read import SourceFile, dedupe_inputs, read_inputs
 from converter.convert.validate import (
-    RCJ_SLIP_WIDTH,
     company_rules,
     cut_to_width,
     fx_width,
@@ -42,7 +43,7 @@ from converter.convert.validate import (
 from converter.errors import ConfigError, Problem
 from converter.fx.bodies import JOURNO_READ_MAX, Request, iter_requests, plan_chunks
 from converter.fx.masters import load_masters
-from converter.fx_rules import DEBIT
+from converter.fx_rules import DEBIT, RCJ_SLIP_WIDTH
 
 NOTICE_STATUSES = ("破棄", "失注")
 
@@ -55,10 +56,11 @@ class Options:
     truncate_memo: bool = False
     use_masters: bool = True  # check against MAPPINGS/masters/<ocode>.json when it exists
     #: Content hashes are only compared by the ledger, and on a big month they are a sixth of the
-    #: conversion: ``check`` makes none, ``preview`` only when there is a ledger to compare with,
-    #: and then only for the documents it already has (``hash_only``: document keys → which).
+    #: conversion: ``check`` makes none, ``preview`` only when there is a ledger to compare with.
     content_hashes: bool = True
-    hash_only: Callable[[pd.Series], np.ndarray] | None = None
+    #: Internal, not part of the library API: preview's hook to hash only the documents its ledger
+    #: already has (document keys → which to hash).
+    _hash_only: Callable[[pd.Series], np.ndarray] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Conversion:
     settings: Settings
     mappings: Mappings
     profile: Profile
-    lines: pd.DataFrame  # detail lines with FX codes, slip_key, pos_dsp, journo_read
+    lines: pd.DataFrame  # detail lines: the columns of convert/columns.py (LINE_COLUMNS)
     documents: pd.DataFrame  # documents kept: doc, kind, doc_no, date, totals, hash, ids
     skipped: pd.DataFrame  # documents left out, with the reason
     problems: tuple[Problem, ...]
@@ -108,7 +110,7 @@ class Conversion:
             # planned, so that check (which builds no bodies) says how many uploads would take
             "requests": int(self.documents["request"].max()) if self.ok and len(self.documents) else 0,
             "skipped": len(self.skipped),
-            "skipped_zero_yen": int(self.skipped["reason"].str.startswith("0円").sum()),
+            "skipped_zero_yen": int(self.skipped["reason"].eq(SkipReason.ZERO_YEN.value).sum()),
             "problems": len(self.problems),
             "debit_total": debit,
             "credit_total": credit,
@@ -146,7 +148,8 @@ def convert(
     status_notices = _status_notices(rows, lines)
     hashes = None
     if options.content_hashes:
-        hashes = content_hashes(rows if options.hash_only is None else rows[options.hash_only(rows["doc"])])
+        chosen = options._hash_only
+        hashes = content_hashes(rows if chosen is None else rows[chosen(rows["doc"])])
     del rows  # every later stage works on the detail lines: a big month's source rows are ~200 MB
 
     lines, found, unmapped = apply_mappings(lines, mappings, settings)

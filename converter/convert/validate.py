@@ -27,16 +27,12 @@ from converter.fx_rules import (
     CREDIT,
     DEBIT,
     MAX_LINES_PER_SIDE,
-    NM_CSTM_WIDTH,
-    RCJ_SLIP_WIDTH,
     TBPTN_TPTN,
     WIDE_CHAR,
     WIDTHS,
 )
 
 __all__ = [
-    "NM_CSTM_WIDTH",
-    "RCJ_SLIP_WIDTH",
     "company_rules",
     "cut_to_width",
     "fx_width",

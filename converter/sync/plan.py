@@ -25,7 +25,8 @@ import pandas as pd
 
 from converter.config.settings import Settings
 from converter.convert.pipeline import Conversion
-from converter.convert.validate import RCJ_SLIP_WIDTH, cut_to_width
+from converter.convert.validate import cut_to_width
+from converter.fx_rules import RCJ_SLIP_WIDTH
 from converter.keys import correction_key, correction_number
 from converter.ledger.ledger import DocumentInfo, DocumentRecord, Ledger
 from converter.ledger.statuses import Role, Status
