@@ -25,8 +25,8 @@ def main() -> None:
     """ジョブカン見積/請求書の取引明細を TKC FX クラウドの仕訳に変換します。"""
     # A big month keeps ~10⁶ small objects alive to the end of the run (one record per document in
     # the plan and the ledger's answers); with the default thresholds the collector scans them over
-    # and over: ~2 s of a 17.5 s preview with a ledger at 10⁶ rows (17.5 → 15.3 s, two runs each).
-    # The run makes few reference cycles, so it collects them less often.
+    # and over. The run makes few reference cycles, so it collects them less often (measured: see
+    # bench/README.md, "History").
     gc.set_threshold(100_000, 50, 100)
 
 
