@@ -116,3 +116,22 @@ def test_keys_build_and_parse_each_other() -> None:
     assert keys.doc_no(fix) == "INV-1" and keys.doc_no("") == "" and keys.doc_no("全体") == "全体"
     assert keys.can_share_key(["売上", "a|b"]) and keys.can_share_key([None])
     assert not keys.can_share_key(["売上", "入金"])
+
+
+@given(st.text(alphabet='a,"\r\n', max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_field_counts_are_the_csv_modules(text: str) -> None:
+    """The numpy count of fields per record is the csv module's wherever it answers (else it says it
+    cannot be sure, and the csv module decides)."""
+    import csv
+    import io
+
+    raw = text.encode()
+    try:
+        expected = [len(r) for r in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error:
+        return
+    fast = _kernels.fast_field_counts(raw)
+    if fast is not None:
+        assert fast.tolist() == expected
+    assert _kernels.field_counts(raw).tolist() == expected
