@@ -14,7 +14,7 @@ import pandas as pd
 
 from converter.clock import shown
 from converter.fx.answers import FXMessage, MessageKind, RequestAnswer
-from converter.keys import SEP, parse
+from converter.keys import parse
 from converter.ledger.unresolved import ORIGIN_LABELS, Unresolved
 from converter.messages import number_ranges, plain
 
@@ -87,7 +87,7 @@ def response_rows(messages: Sequence[FXMessage], answers: Sequence[RequestAnswer
 
 def _message_row(r: FXMessage, day: dict[str, str], request: int | None) -> tuple[Any, ...]:
     side = {1: "借", 0: "貸"}.get(r.is_ocr_dc) if r.is_ocr_dc is not None else None
-    when = _date(day.get(r.doc) or (parse(r.doc).ymd if SEP in r.doc else "")) if r.doc else None
+    when = _date(day.get(r.doc) or parse(r.doc).ymd) if r.doc else None  # ("": a text that is no key)
     return ("エラー" if r.kind == MessageKind.ERROR else "みなし", r.journo_read or None, r.doc_no, when,
             r.groupno, r.lineno, side, r.file or None, r.row, r.content, request)
 
