@@ -56,8 +56,10 @@ Parts = TypeVar("Parts", pd.Series, np.ndarray)
 
 def document_keys(kind: Parts, doc_no: Parts, date: Parts | None) -> Parts:
     """:func:`document_key` of every row (``date`` None: ``kind_no``), vectorised."""
-    keys = kind + SEP + doc_no
-    return keys if date is None else keys + SEP + date
+    keys: Parts = kind + SEP + doc_no
+    if date is not None:
+        keys = keys + SEP + date
+    return keys
 
 
 def can_share_key(parts: Iterable[object]) -> bool:
@@ -97,9 +99,13 @@ def slip_key(doc: str, part: int) -> str:
 
 def slip_keys(docs: Parts, parts: Parts | int) -> Parts:
     """:func:`slip_key` of every line (or document), vectorised; ``parts`` one number for all."""
+    suffix: Parts | str
     if isinstance(parts, int):
-        return docs + f"{SLIP_SEP}{parts}"
-    return docs + SLIP_SEP + (parts.astype(str) if isinstance(parts, pd.Series) else parts.astype(str).astype(object))
+        suffix = f"{SLIP_SEP}{parts}"
+    else:
+        suffix = SLIP_SEP + (parts.astype(str) if isinstance(parts, pd.Series) else parts.astype(str).astype(object))
+    built: Parts = docs + suffix
+    return built
 
 
 def slip_document(key: str) -> str:

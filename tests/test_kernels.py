@@ -44,7 +44,7 @@ def test_slip_balances_by_code_agree_with_the_grouping_by_key(drawn: list[tuple[
     slow = _kernels.slip_balances(with_gap)
     assert with_gap["slip_key"].hasnans
     assert fast.to_dict("list") == slow.astype("int64").to_dict("list")
-    expected = {}
+    expected: dict[str, tuple[int, int, int]] = {}
     for i, (doc, side, amount, part) in enumerate(drawn):
         first, debit, balance = expected.get(keys.slip_key(doc, part), (i, 0, 0))
         expected[keys.slip_key(doc, part)] = (first, debit + amount * (side == DEBIT),
@@ -79,7 +79,7 @@ def _rows(docs: list[str], memos: list[object]) -> pd.DataFrame:
     frame = pd.DataFrame({name: "" for name in HASH_FIELDS}, index=range(len(docs)))
     frame["dr_amount"] = pd.array([1000 + i for i in range(len(docs))], dtype="Int64")
     frame["cr_amount"] = pd.array([None] * len(docs), dtype="Int64")
-    frame["doc"], frame["memo"] = docs, memos
+    frame["doc"], frame["memo"] = docs, pd.Series(memos, dtype=object)
     return frame
 
 
@@ -96,7 +96,8 @@ def test_content_hashes_are_the_documented_text(memos: list[object]) -> None:
 
     def text(i: int) -> str:
         cells = rows.loc[i, list(HASH_FIELDS)]
-        return "\x1f".join("" if pd.isna(v) else str(v) for v in cells)
+        return "\x1f".join("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                            for v in list(cells))
 
     expected = {doc: hashlib.sha256("\x1e".join(text(i) for i in at).encode()).hexdigest()
                 for doc, at in (("A", [0, 2]), ("B", [1, 3]))}
@@ -108,8 +109,11 @@ def test_keys_build_and_parse_each_other() -> None:
     doc = keys.document_key("売上", "INV-1")
     assert doc == "売上|INV-1" and keys.dated_key("弥生", "12", "2026-10-02") == "弥生|12|2026-10-02"
     assert keys.slip_key(doc, 1) == "売上|INV-1#1" and keys.slip_document("売上|INV-1#1") == doc
-    assert keys.slip_keys(np.array([doc, "入金|2"], dtype=object), 0).tolist() == ["売上|INV-1#0", "入金|2#0"]
-    assert keys.slip_keys(pd.Series([doc, doc]), pd.Series([0, 2])).tolist() == ["売上|INV-1#0", "売上|INV-1#2"]
+    built: np.ndarray = keys.slip_keys(np.array([doc, "入金|2"], dtype=object), 0)
+    assert built.tolist() == ["売上|INV-1#0", "入金|2#0"]
+    docs: pd.Series = pd.Series([doc, doc])
+    parts: pd.Series = pd.Series([0, 2])
+    assert list(keys.slip_keys(docs, parts)) == ["売上|INV-1#0", "売上|INV-1#2"]
     fix = keys.correction_key(doc, "reversal", 2)
     assert fix == "売上|INV-1|取消2" and keys.correction_number(fix) == 2
     assert keys.parse(fix) == keys.KeyParts("売上", "INV-1", "", "取消2")

@@ -91,7 +91,7 @@ def preview(inputs: Sequence[str | Path], mappings_dir: Path | str = Path("mappi
     exists = ledger is not None and ledger.exists()
     known = KnownIn(ledger, mappings_dir) if ledger is not None and exists else None
     # Without a ledger path (settings unreadable) hash everything: convert reports the settings.
-    options = replace(options or Options(), content_hashes=ledger is None or exists, hash_only=known)
+    options = replace(options or Options(), content_hashes=ledger is None or exists, _hash_only=known)
     conversion = convert(list(inputs), mappings_dir, options)
     status = None
     if ledger is not None and exists:
