@@ -198,7 +198,10 @@ def test_partial_export_with_corrections_is_held_until_yes(server: EmulatorProce
     sent = upload(server, partial, mappings, ledger, "--corrections", "--yes", *period)
     assert sent.exit_code == 0, sent.output
     assert "訂正済み: 売上|S06 — 取消仕訳を送信しました" in sent.stdout.splitlines()
-    assert sum(line.startswith("訂正済み: 売上|S") for line in sent.stdout.splitlines()) == 25
+    # 25 corrected documents: the summary shows the first 20 and says how many more there are.
+    out = sent.stdout.splitlines()
+    assert sum(line.startswith("訂正済み: 売上|S") for line in out) == 20
+    assert any(line.startswith("… ほか 5 件") for line in out), sent.stdout
     slips = server.slips()
     assert len(slips) == 55 and set(stored_counts(slips).values()) == {1}
     assert sum(net_receivable(slips).values()) == sum(1100 * i for i in range(1, 6))
